@@ -1,0 +1,12 @@
+// The sub-commands of hsyncctl; each file adds its own to the CLI11 application.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace hsync::cmd {
+
+void add_zone_commands(CLI::App& app);  // zone check | print
+void add_rr_command(CLI::App& app);     // rr: HSYNC <-> RFC 3597 form
+void add_keygen_command(CLI::App& app); // keygen
+
+}  // namespace hsync::cmd

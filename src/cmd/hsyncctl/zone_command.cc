@@ -1,0 +1,207 @@
+// `hsyncctl zone check|print`: the zone-file reader and the zone checks, offline.
+#include <cstdio>
+#include <string>
+#include <unordered_map>
+
+#include "cmd/hsyncctl/commands.h"
+#include "dns/error.h"
+#include "dns/record_store.h"
+#include "dns/zonefile.h"
+
+namespace hsync::cmd {
+namespace {
+
+struct zone_args {
+    std::string file;
+    std::string origin;
+    std::string format = "text";
+};
+
+struct loaded_zone {
+    dns::name origin;
+    dns::record_store records;
+    size_t errors = 0;
+    size_t duplicates = 0;
+    size_t ttl_fixes = 0;
+    uint32_t serial = 0;
+};
+
+void report(const std::string& file, const std::string& message) {
+    std::fprintf(stderr, "%s: error: %s\n", file.c_str(), message.c_str());
+}
+
+// Reads the file, printing every bad record; then the checks a zone must pass as a whole
+// (the ones named-checkzone makes by default): one SOA at the apex, apex NS, no data
+// outside the zone, CNAME alone at its name, in-zone NS targets with addresses.
+loaded_zone load(const zone_args& args) {
+    loaded_zone z;
+    z.origin = dns::name::from_text(args.origin.empty() ? "." : args.origin);
+    if (args.origin.empty() || args.origin.back() != '.')
+        z.origin = dns::name::from_text(args.origin, &z.origin);  // "example" means "example."
+    dns::zone_reader reader(args.file, z.origin);
+    size_t out_of_zone = 0;
+    z.errors = reader.read(
+        [&](const dns::rr& r) {
+            if (!r.owner.is_subdomain_of(z.origin)) {
+                if (out_of_zone++ < 10)
+                    report(args.file,
+                           r.owner.to_text() + " is outside the zone " + z.origin.to_text());
+                return;
+            }
+            z.records.add(r);
+        },
+        [&](const dns::zone_error& e) { std::fprintf(stderr, "%s\n", e.to_text().c_str()); });
+    z.errors += out_of_zone;
+    z.duplicates = z.records.sort(&z.ttl_fixes);
+
+    // Whole-zone checks over the sorted records: one pass, a name at a time.
+    auto fail = [&](const std::string& message) {
+        report(args.file, message);
+        ++z.errors;
+    };
+    size_t apex_soa = 0, apex_ns = 0;
+    std::unordered_map<std::string, bool> has_address;            // in-zone names with A/AAAA
+    std::vector<std::pair<std::string, std::string>> ns_targets;  // owner, target
+    for (size_t i = 0; i < z.records.size();) {
+        auto first = z.records[i];
+        size_t end = i;
+        bool cname = false, other = false, address = false;
+        size_t cnames = 0;
+        for (; end < z.records.size() &&
+               dns::canonical_compare(z.records[end].owner, first.owner) == 0;
+             ++end) {
+            auto r = z.records[end];
+            switch (r.type) {
+                case dns::rr_type::CNAME:
+                    cname = true;
+                    ++cnames;
+                    break;
+                case dns::rr_type::RRSIG:
+                case dns::rr_type::NSEC:
+                    break;
+                case dns::rr_type::A:
+                case dns::rr_type::AAAA:
+                    address = true;
+                    other = true;
+                    break;
+                case dns::rr_type::NS: {
+                    dns::name target = dns::name::from_wire(r.rdata);
+                    ns_targets.emplace_back(dns::name::from_wire(r.owner).to_text(),
+                                            target.to_text());
+                    other = true;
+                    break;
+                }
+                default:
+                    other = true;
+                    break;
+            }
+            bool apex = dns::canonical_compare(r.owner, z.origin.canonical().wire()) == 0;
+            if (r.type == dns::rr_type::SOA) {
+                if (apex) {
+                    ++apex_soa;
+                    dns::wire_reader soa(r.rdata);
+                    soa.read_name(false);
+                    soa.read_name(false);
+                    z.serial = soa.u32();
+                } else {
+                    fail("SOA record at " + dns::name::from_wire(r.owner).to_text() +
+                         " is not at the zone apex");
+                }
+            }
+            if (r.type == dns::rr_type::NS && apex) ++apex_ns;
+        }
+        std::string owner = dns::name::from_wire(first.owner).to_text();
+        if (cname && other) fail(owner + ": CNAME and other data");
+        if (cnames > 1) fail(owner + ": more than one CNAME record");
+        if (address) has_address[owner] = true;
+        i = end;
+    }
+    if (apex_soa == 0) fail("no SOA record at the zone apex " + z.origin.to_text());
+    if (apex_soa > 1) fail("more than one SOA record at the zone apex");
+    if (apex_ns == 0) fail("no NS records at the zone apex " + z.origin.to_text());
+    dns::name canonical_origin = z.origin.canonical();
+    for (const auto& [owner, target] : ns_targets) {
+        dns::name t = dns::name::from_text(target);
+        if (t.is_subdomain_of(canonical_origin) && !has_address.count(t.canonical().to_text()))
+            fail(owner + ": NS target " + target + " is in the zone but has no A or AAAA record");
+    }
+    return z;
+}
+
+void print_hex(std::string& out, std::span<const uint8_t> bytes) {
+    if (bytes.empty()) {
+        out.push_back('-');
+        return;
+    }
+    dns::append_hex(out, bytes, false);
+}
+
+}  // namespace
+
+void add_zone_commands(CLI::App& app) {
+    auto* zone = app.add_subcommand("zone", "Zone files: check, print");
+    zone->require_subcommand(1);
+
+    auto args = std::make_shared<zone_args>();
+    auto* check =
+        zone->add_subcommand("check", "Check a zone file; report every error with FILE:LINE");
+    check->add_option("file", args->file, "Zone file")->required();
+    check->add_option("--origin", args->origin, "Zone name ($ORIGIN at the start)")->required();
+    check->callback([args] {
+        loaded_zone z = load(*args);
+        if (z.errors) {
+            std::fprintf(stderr, "%s: %zu error%s\n", args->file.c_str(), z.errors,
+                         z.errors == 1 ? "" : "s");
+            throw CLI::RuntimeError(1);
+        }
+        size_t rrsets = 0, names = 0;
+        for (size_t i = 0; i < z.records.size(); ++i) {
+            auto r = z.records[i];
+            bool new_name = i == 0 || dns::canonical_compare(z.records[i - 1].owner, r.owner) != 0;
+            if (new_name) ++names;
+            if (new_name || z.records[i - 1].type != r.type) ++rrsets;
+        }
+        std::string serial = std::to_string(z.serial);
+        std::printf("zone %s: serial %s, %zu records, %zu RRsets, %zu names",
+                    z.origin.to_text().c_str(), serial.c_str(), z.records.size(), rrsets, names);
+        if (z.duplicates) std::printf(", %zu duplicates ignored", z.duplicates);
+        if (z.ttl_fixes) std::printf(", %zu TTLs set to their RRset's", z.ttl_fixes);
+        std::printf("\n");
+    });
+
+    auto pargs = std::make_shared<zone_args>();
+    auto* print =
+        zone->add_subcommand("print", "Print a zone in canonical order (text or wire form)");
+    print->add_option("file", pargs->file, "Zone file")->required();
+    print->add_option("--origin", pargs->origin, "Zone name ($ORIGIN at the start)")->required();
+    print
+        ->add_option("--format", pargs->format,
+                     "text: presentation; wire: hex owner, class, TTL, type, hex RDATA")
+        ->check(CLI::IsMember({"text", "wire"}));
+    print->callback([pargs] {
+        loaded_zone z = load(*pargs);
+        if (z.errors) {
+            std::fprintf(stderr, "%s: %zu error%s, nothing printed\n", pargs->file.c_str(),
+                         z.errors, z.errors == 1 ? "" : "s");
+            throw CLI::RuntimeError(1);
+        }
+        bool wire = pargs->format == "wire";
+        std::string line;
+        for (size_t i = 0; i < z.records.size(); ++i) {
+            auto r = z.records[i];
+            line.clear();
+            if (wire) {
+                print_hex(line, r.owner);
+                line += ' ' + std::to_string(r.rclass) + ' ' + std::to_string(r.ttl) + ' ' +
+                        std::to_string(r.type) + ' ';
+                print_hex(line, r.rdata);
+            } else {
+                r.append_text(line);
+            }
+            line.push_back('\n');
+            std::fwrite(line.data(), 1, line.size(), stdout);
+        }
+    });
+}
+
+}  // namespace hsync::cmd
