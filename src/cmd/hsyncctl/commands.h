@@ -7,6 +7,9 @@ namespace hsync::cmd {
 
 void add_zone_commands(CLI::App& app);  // zone check | print
 void add_rr_command(CLI::App& app);     // rr: HSYNC <-> RFC 3597 form
-void add_keygen_command(CLI::App& app); // keygen
+void add_keygen_command(CLI::App& app); // keygen, keyinfo
+void add_daemon_commands(CLI::App& app);      // status, --server (talks to a running hsyncd)
+void add_zone_daemon_commands(CLI::App& zone);  // zone list | show | reload | notify
+void add_tsig_commands(CLI::App& app);        // tsig keygen|sign|verify, sig0 sign|verify
 
 }  // namespace hsync::cmd

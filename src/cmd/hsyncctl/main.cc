@@ -9,8 +9,11 @@ int main(int argc, char** argv) {
     CLI::App app{"hsyncctl: tools for hsync, the distributed DNSSEC multi-signer"};
     app.require_subcommand(1);
     hsync::cmd::add_zone_commands(app);
+    hsync::cmd::add_zone_daemon_commands(*app.get_subcommand("zone"));
+    hsync::cmd::add_daemon_commands(app);
     hsync::cmd::add_rr_command(app);
     hsync::cmd::add_keygen_command(app);
+    hsync::cmd::add_tsig_commands(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
