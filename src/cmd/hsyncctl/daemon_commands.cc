@@ -1,0 +1,213 @@
+// hsyncctl commands that talk to a running hsyncd through its management API:
+//   hsyncctl [--server ADDR:PORT] status [--json]
+//   hsyncctl zone list|show NAME|reload NAME|notify NAME [--json]
+// Human output is aligned columns; --json prints the API's JSON unchanged.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "api/management.h"
+
+namespace hsync::cmd {
+
+void add_daemon_commands(CLI::App& app);
+void add_zone_daemon_commands(CLI::App& zone);
+
+namespace {
+
+using json = nlohmann::json;
+
+struct daemon_args {
+    std::string server = "127.0.0.1:8053";
+    bool json_out = false;
+    std::string zone;
+    double timeout = 10;
+};
+
+std::shared_ptr<daemon_args> shared_args() {
+    static auto args = [] {
+        auto a = std::make_shared<daemon_args>();
+        if (const char* env = std::getenv("HSYNC_SERVER"); env && *env) a->server = env;
+        return a;
+    }();
+    return args;
+}
+
+[[noreturn]] void fail(const std::string& message) {
+    std::fprintf(stderr, "hsyncctl: error: %s\n", message.c_str());
+    throw CLI::RuntimeError(1);
+}
+
+// Performs the request; returns the parsed JSON of a 2xx reply, prints the raw body for
+// --json; fails with the server's {"error"} otherwise.
+json call(const daemon_args& a, const char* method, const std::string& target) {
+    api::client_reply r;
+    try {
+        r = api::http_request(a.server, method, target,
+                              std::chrono::milliseconds(static_cast<long>(a.timeout * 1000)));
+    } catch (const std::exception& e) {
+        fail(e.what());
+    }
+    json j = json::parse(r.body, nullptr, false);
+    if (r.status < 200 || r.status > 299) {
+        std::string msg = j.is_object() && j.contains("error") && j["error"].is_string()
+                              ? j["error"].get<std::string>()
+                              : "HTTP " + std::to_string(r.status);
+        fail(msg);
+    }
+    if (j.is_discarded()) fail("the server's reply is not JSON");
+    return j;
+}
+
+void print_json(const json& j) {
+    std::printf("%s\n", j.dump(2, ' ', false, json::error_handler_t::replace).c_str());
+}
+
+std::string text(const json& j) {
+    if (j.is_null()) return "-";
+    if (j.is_string()) return j.get<std::string>().empty() ? "-" : j.get<std::string>();
+    return j.dump();
+}
+
+std::string timestamp(const json& j) {
+    if (!j.is_number()) return "-";
+    std::time_t t = j.get<std::time_t>();
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::string human_duration(long long s) {
+    long long d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
+    std::string out;
+    if (d) out += std::to_string(d) + "d ";
+    if (d || h) out += std::to_string(h) + "h ";
+    if (d || h || m) out += std::to_string(m) + "m ";
+    return out + std::to_string(sec) + "s";
+}
+
+// Prints rows with every column padded to its widest cell (the last is not padded).
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+    std::vector<size_t> width;
+    for (const auto& r : rows)
+        for (size_t i = 0; i < r.size(); ++i) {
+            if (width.size() <= i) width.push_back(0);
+            width[i] = std::max(width[i], r[i].size());
+        }
+    for (const auto& r : rows) {
+        std::string line;
+        for (size_t i = 0; i < r.size(); ++i) {
+            line += r[i];
+            if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+        }
+        std::printf("%s\n", line.c_str());
+    }
+}
+
+std::string zone_path(const std::string& name) {
+    // Percent-encode everything but unreserved characters (RFC 3986 §2.3).
+    std::string out = "/zones/";
+    for (unsigned char c : name) {
+        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            char buf[4];
+            std::snprintf(buf, sizeof buf, "%%%02X", c);
+            out += buf;
+        }
+    }
+    return out;
+}
+
+void add_common(CLI::App* cmd, const std::shared_ptr<daemon_args>& a) {
+    cmd->add_option("--server", a->server, "hsyncd management address ADDR:PORT")
+        ->envname("HSYNC_SERVER");
+    cmd->add_flag("--json", a->json_out, "Print the API's JSON");
+}
+
+}  // namespace
+
+void add_daemon_commands(CLI::App& app) {
+    auto a = shared_args();
+    app.add_option("--server", a->server,
+                   "hsyncd management address ADDR:PORT (default 127.0.0.1:8053)")
+        ->envname("HSYNC_SERVER");
+    app.add_option("--timeout", a->timeout, "Seconds to wait for hsyncd (default 10)")
+        ->check(CLI::Range(0.1, 3600.0));
+    auto* status = app.add_subcommand("status", "Status of a running hsyncd");
+    add_common(status, a);
+    status->callback([a] {
+        json j = call(*a, "GET", "/status");
+        if (a->json_out) return print_json(j);
+        print_table({{"role", text(j["role"])},
+                     {"version", text(j["version"])},
+                     {"pid", text(j["pid"])},
+                     {"started", timestamp(j["started_at"])},
+                     {"uptime",
+                      j["uptime"].is_number() ? human_duration(j["uptime"].get<long long>()) : "-"},
+                     {"zones", text(j["zones"])}});
+    });
+}
+
+void add_zone_daemon_commands(CLI::App& zone) {
+    auto a = shared_args();
+    auto* list = zone.add_subcommand("list", "Zones of a running hsyncd");
+    add_common(list, a);
+    list->callback([a] {
+        json j = call(*a, "GET", "/zones");
+        if (a->json_out) return print_json(j);
+        std::vector<std::vector<std::string>> rows{
+            {"ZONE", "TYPE", "SERIAL", "RECORDS", "LOADED", "REFRESHED", "ERROR"}};
+        if (j["zones"].is_array())
+            for (const auto& z : j["zones"])
+                rows.push_back({text(z["name"]), text(z["kind"]), text(z["serial"]),
+                                text(z["records"]), timestamp(z["loaded_at"]),
+                                timestamp(z["last_refresh"]), text(z["last_error"])});
+        print_table(rows);
+    });
+
+    auto* show = zone.add_subcommand("show", "One zone of a running hsyncd");
+    show->add_option("name", a->zone, "Zone name")->required();
+    add_common(show, a);
+    show->callback([a] {
+        json z = call(*a, "GET", zone_path(a->zone));
+        if (a->json_out) return print_json(z);
+        std::vector<std::vector<std::string>> rows{{"zone", text(z["name"])},
+                                                   {"type", text(z["kind"])},
+                                                   {"serial", text(z["serial"])},
+                                                   {"source", text(z["source"])},
+                                                   {"records", text(z["records"])},
+                                                   {"loaded", timestamp(z["loaded_at"])},
+                                                   {"refreshed", timestamp(z["last_refresh"])},
+                                                   {"error", text(z["last_error"])}};
+        if (z["details"].is_object())
+            for (const auto& [k, v] : z["details"].items())
+                rows.push_back({k, text(v)});
+        print_table(rows);
+    });
+
+    for (const char* action : {"reload", "notify"}) {
+        auto* cmd =
+            zone.add_subcommand(action, std::string(action) == "reload"
+                                            ? "Reload a zone of a running hsyncd (file or transfer)"
+                                            : "Send NOTIFY for a zone of a running hsyncd");
+        cmd->add_option("name", a->zone, "Zone name")->required();
+        add_common(cmd, a);
+        cmd->callback([a, action] {
+            json r = call(*a, "POST", zone_path(a->zone) + "/" + action);
+            if (a->json_out) return print_json(r);
+            std::printf("%s: %s\n", text(r["zone"]).c_str(), text(r["result"]).c_str());
+        });
+    }
+}
+
+}  // namespace hsync::cmd

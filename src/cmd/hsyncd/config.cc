@@ -1,0 +1,849 @@
+#include "cmd/hsyncd/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "dns/error.h"
+#include "dns/name.h"
+#include "dns/rdata.h"
+#include "dns/text.h"
+#include "roles/auth/acl.h"
+
+namespace hsync::hsyncd {
+
+config_error::config_error(std::string file, int line, std::string path, std::string message)
+    : std::runtime_error(file + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " +
+                         (path.empty() ? std::string() : path + ": ") + message),
+      file_(std::move(file)),
+      path_(std::move(path)),
+      message_(std::move(message)),
+      line_(line) {}
+
+std::string endpoint::to_string() const {
+    if (address.is_v6()) return "[" + address.to_string() + "]:" + std::to_string(port);
+    return address.to_string() + ":" + std::to_string(port);
+}
+
+std::optional<endpoint> parse_endpoint(std::string_view text, uint16_t default_port) {
+    std::string_view host = text, port_text;
+    bool has_port = false;
+    if (!text.empty() && text.front() == '[') {
+        auto close = text.find(']');
+        if (close == std::string_view::npos) return std::nullopt;
+        host = text.substr(1, close - 1);
+        auto rest = text.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest.front() != ':') return std::nullopt;
+            port_text = rest.substr(1);
+            has_port = true;
+        }
+    } else if (std::count(text.begin(), text.end(), ':') == 1) {
+        auto colon = text.find(':');
+        host = text.substr(0, colon);
+        port_text = text.substr(colon + 1);
+        has_port = true;
+    }  // else: bare IPv4 or bare IPv6 (several colons)
+    endpoint e;
+    boost::system::error_code ec;
+    e.address = net::asio::ip::make_address(std::string(host), ec);
+    if (ec || host.empty()) return std::nullopt;
+    if (e.address.is_v6() && e.address.to_v6().scope_id() != 0) return std::nullopt;
+    e.port = default_port;
+    if (has_port) {
+        unsigned p = 0;
+        auto [ptr, err] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), p);
+        if (err != std::errc() || ptr != port_text.data() + port_text.size() || port_text.empty() ||
+            p > 65535)
+            return std::nullopt;
+        e.port = static_cast<uint16_t>(p);
+    }
+    return e;
+}
+
+const tsig_key* config::find_key(const std::string& name) const {
+    for (const auto& k : tsig_keys)
+        if (k.name == name) return &k;
+    return nullptr;
+}
+
+const zone_config* config::find_zone(const std::string& name) const {
+    for (const auto& z : zones)
+        if (z.name == name) return &z;
+    return nullptr;
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string quote(std::string_view s) {
+    std::string out = "\"";
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c < 0x20 || c == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out + "\"";
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j)
+        row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+// What the walk needs to report errors and resolve paths.
+struct context {
+    std::string file;
+    fs::path base_dir;
+    bool check_files = true;
+
+    [[noreturn]] void fail(const YAML::Node& at, const std::string& path,
+                           const std::string& message) const {
+        int line = at.IsDefined() && at.Mark().line >= 0 ? at.Mark().line + 1 : 0;
+        throw config_error(file, line, path, message);
+    }
+    [[noreturn]] void fail(const YAML::Mark& m, const std::string& path,
+                           const std::string& message) const {
+        throw config_error(file, m.line >= 0 ? m.line + 1 : 0, path, message);
+    }
+
+    std::string resolve(const std::string& p) const {
+        fs::path path(p);
+        if (path.is_relative()) path = base_dir / path;
+        return path.lexically_normal().string();
+    }
+};
+
+std::string join(const std::string& path, std::string_view key) {
+    return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+std::string index(const std::string& path, size_t i) {
+    return path + "[" + std::to_string(i) + "]";
+}
+
+// A mapping whose keys are checked against the allowed set (unknown and repeated keys
+// are errors).
+class mapping {
+  public:
+    mapping(const context& c, const YAML::Node& node, std::string path,
+            std::initializer_list<std::string_view> allowed)
+        : c_(c), node_(node), path_(std::move(path)) {
+        if (!node.IsMap())
+            c.fail(node, path_.empty() ? "(top level)" : path_,
+                   "must be a mapping of keys to values");
+        for (auto it = node.begin(); it != node.end(); ++it) {
+            // Copies: the iterator's pair is a temporary proxy.
+            YAML::Node k = it->first;
+            YAML::Node v = it->second;
+            if (!k.IsScalar()) c.fail(k, path_, "keys must be plain words");
+            std::string key = k.Scalar();
+            if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+                std::string msg = "unknown key";
+                std::string_view best;
+                size_t best_d = 3;
+                for (auto a : allowed) {
+                    size_t d = edit_distance(key, a);
+                    if (d < best_d) best_d = d, best = a;
+                }
+                if (!best.empty()) msg += " (did you mean " + quote(best) + "?)";
+                c.fail(k, join(path_, key), msg);
+            }
+            for (const auto& e : entries_)
+                if (e.key == key)
+                    c.fail(
+                        k, join(path_, key),
+                        "given twice (first on line " + std::to_string(e.key_mark.line + 1) + ")");
+            entries_.push_back({key, k.Mark(), v});
+        }
+    }
+
+    const YAML::Node* get(std::string_view key) const {
+        for (const auto& e : entries_)
+            if (e.key == key) return &e.value;
+        return nullptr;
+    }
+    const YAML::Node& require(std::string_view key, const std::string& why = {}) const {
+        if (const auto* v = get(key)) return *v;
+        c_.fail(node_, path_.empty() ? std::string(key) : path_,
+                (path_.empty() ? std::string("is required") : quote(key) + " is required") +
+                    (why.empty() ? "" : " " + why));
+    }
+    std::string path(std::string_view key) const { return join(path_, key); }
+    const YAML::Node& node() const { return node_; }
+
+  private:
+    struct entry {
+        std::string key;
+        YAML::Mark key_mark;
+        YAML::Node value;
+    };
+    const context& c_;
+    YAML::Node node_;
+    std::string path_;
+    std::vector<entry> entries_;
+};
+
+std::string scalar(const context& c, const YAML::Node& n, const std::string& path) {
+    if (n.IsNull()) c.fail(n, path, "needs a value");
+    if (!n.IsScalar()) c.fail(n, path, "must be a single value, not a list or mapping");
+    return n.Scalar();
+}
+
+// A list, or a single value standing for a one-element list.
+std::vector<std::pair<YAML::Node, std::string>> items(const context& c, const YAML::Node& n,
+                                                      const std::string& path) {
+    std::vector<std::pair<YAML::Node, std::string>> out;
+    if (n.IsScalar()) {
+        out.emplace_back(n, path);
+    } else if (n.IsSequence()) {
+        for (size_t i = 0; i < n.size(); ++i)
+            out.emplace_back(n[i], index(path, i));
+    } else if (!n.IsNull()) {
+        c.fail(n, path, "must be a list");
+    }
+    return out;
+}
+
+uint64_t integer(const context& c, const YAML::Node& n, const std::string& path, uint64_t min,
+                 uint64_t max) {
+    std::string s = scalar(c, n, path);
+    uint64_t v = 0;
+    auto [ptr, err] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (err != std::errc() || ptr != s.data() + s.size() || s.empty())
+        c.fail(n, path, quote(s) + " is not a whole number");
+    if (v < min || v > max)
+        c.fail(n, path,
+               quote(s) + " is out of range " + std::to_string(min) + ".." + std::to_string(max));
+    return v;
+}
+
+// Seconds, or a number with a unit: s, m, h, d, w ("90", "30m", "1d").
+uint32_t duration(const context& c, const YAML::Node& n, const std::string& path, uint32_t min,
+                  uint32_t max) {
+    std::string s = scalar(c, n, path);
+    uint64_t unit = 1;
+    std::string_view digits = s;
+    if (!s.empty() && !std::isdigit(static_cast<unsigned char>(s.back()))) {
+        switch (std::tolower(static_cast<unsigned char>(s.back()))) {
+            case 's':
+                unit = 1;
+                break;
+            case 'm':
+                unit = 60;
+                break;
+            case 'h':
+                unit = 3600;
+                break;
+            case 'd':
+                unit = 86400;
+                break;
+            case 'w':
+                unit = 604800;
+                break;
+            default:
+                c.fail(n, path,
+                       quote(s) + " is not a duration (seconds, or N followed by s|m|h|d|w)");
+        }
+        digits.remove_suffix(1);
+    }
+    uint64_t v = 0;
+    auto [ptr, err] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (err != std::errc() || ptr != digits.data() + digits.size() || digits.empty())
+        c.fail(n, path, quote(s) + " is not a duration (seconds, or N followed by s|m|h|d|w)");
+    if (v > max / unit || v * unit < min || v * unit > max)
+        c.fail(n, path,
+               quote(s) + " is out of range " + std::to_string(min) + ".." + std::to_string(max) +
+                   " seconds");
+    return static_cast<uint32_t>(v * unit);
+}
+
+bool boolean(const context& c, const YAML::Node& n, const std::string& path) {
+    std::string s = scalar(c, n, path);
+    if (s == "true") return true;
+    if (s == "false") return false;
+    c.fail(n, path, quote(s) + " is not true or false");
+}
+
+template <size_t N>
+std::string one_of(const context& c, const YAML::Node& n, const std::string& path,
+                   const char* const (&choices)[N]) {
+    std::string s = scalar(c, n, path);
+    std::string list;
+    for (const char* ch : choices) {
+        if (s == ch) return s;
+        list += list.empty() ? "" : "|";
+        list += ch;
+    }
+    c.fail(n, path, quote(s) + " is not one of " + list);
+}
+
+endpoint endpoint_value(const context& c, const YAML::Node& n, const std::string& path,
+                        uint16_t default_port) {
+    std::string s = scalar(c, n, path);
+    auto e = parse_endpoint(s, default_port);
+    if (!e) c.fail(n, path, quote(s) + " is not ADDR:PORT");
+    return *e;
+}
+
+std::vector<endpoint> endpoint_list(const context& c, const YAML::Node& n, const std::string& path,
+                                    uint16_t default_port) {
+    std::vector<endpoint> out;
+    for (const auto& [item, p] : items(c, n, path)) {
+        endpoint e = endpoint_value(c, item, p, default_port);
+        if (std::find(out.begin(), out.end(), e) != out.end())
+            c.fail(item, p, e.to_string() + " is listed twice");
+        out.push_back(e);
+    }
+    return out;
+}
+
+// A domain name, made absolute and canonical; relative to `origin` when given.
+std::string domain(const context& c, const YAML::Node& n, const std::string& path,
+                   const dns::name* origin = nullptr) {
+    std::string s = scalar(c, n, path);
+    try {
+        if (!origin && (s.empty() || s.back() != '.')) s += '.';
+        return dns::name::from_text(s, origin).canonical().to_text();
+    } catch (const dns::dns_error& e) {
+        c.fail(n, path, quote(n.Scalar()) + " is not a domain name: " + e.what());
+    }
+}
+
+// ------------------------------------------------------------------------- TSIG keys
+
+constexpr const char* tsig_algorithms[] = {"hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384",
+                                           "hmac-sha512"};
+
+// Checks an algorithm and a secret; returns an error text or empty.
+std::string check_key_material(std::string& algorithm, const std::string& secret_text,
+                               std::vector<uint8_t>& secret) {
+    std::transform(algorithm.begin(), algorithm.end(), algorithm.begin(),
+                   [](unsigned char ch) { return std::tolower(ch); });
+    if (!algorithm.empty() && algorithm.back() == '.') algorithm.pop_back();
+    if (std::find_if(std::begin(tsig_algorithms), std::end(tsig_algorithms),
+                     [&](const char* a) { return algorithm == a; }) == std::end(tsig_algorithms)) {
+        std::string list;
+        for (const char* a : tsig_algorithms)
+            list += (list.empty() ? "" : "|") + std::string(a);
+        return "algorithm " + quote(algorithm) + " is not supported (use one of " + list + ")";
+    }
+    try {
+        dns::parse_base64(secret_text, secret);
+    } catch (const dns::dns_error& e) {
+        return "secret is not valid base64: " + std::string(e.what());
+    }
+    if (secret.empty()) return "secret is empty";
+    return {};
+}
+
+// A small tokenizer for BIND's named.conf syntax, enough for key files.
+struct bind_token {
+    std::string text;
+    bool quoted = false;
+    int line = 0;
+};
+
+std::vector<bind_token> tokenize_bind(const std::string& text, const std::string& file) {
+    std::vector<bind_token> out;
+    int line = 1;
+    size_t i = 0;
+    while (i < text.size()) {
+        char ch = text[i];
+        if (ch == '\n') {
+            ++line, ++i;
+        } else if (std::isspace(static_cast<unsigned char>(ch))) {
+            ++i;
+        } else if (ch == '#' || (ch == '/' && i + 1 < text.size() && text[i + 1] == '/')) {
+            while (i < text.size() && text[i] != '\n')
+                ++i;
+        } else if (ch == '/' && i + 1 < text.size() && text[i + 1] == '*') {
+            int start = line;
+            i += 2;
+            while (i + 1 < text.size() && !(text[i] == '*' && text[i + 1] == '/'))
+                line += text[i++] == '\n';
+            if (i + 1 >= text.size()) throw config_error(file, start, "", "unterminated comment");
+            i += 2;
+        } else if (ch == '"') {
+            int start = line;
+            std::string s;
+            ++i;
+            while (i < text.size() && text[i] != '"') {
+                if (text[i] == '\n') ++line;
+                s += text[i++];
+            }
+            if (i >= text.size()) throw config_error(file, start, "", "unterminated string");
+            ++i;
+            out.push_back({s, true, start});
+        } else if (ch == '{' || ch == '}' || ch == ';') {
+            out.push_back({std::string(1, ch), false, line});
+            ++i;
+        } else {
+            std::string s;
+            while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i])) &&
+                   text[i] != '{' && text[i] != '}' && text[i] != ';' && text[i] != '"')
+                s += text[i++];
+            out.push_back({s, false, line});
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<tsig_key> parse_bind_key_file(const std::string& text, const std::string& file) {
+    auto toks = tokenize_bind(text, file);
+    std::vector<tsig_key> keys;
+    size_t i = 0;
+    int last_line = toks.empty() ? 1 : toks.back().line;
+    auto expect = [&](std::string_view what) -> const bind_token& {
+        if (i >= toks.size())
+            throw config_error(file, last_line, "", "expected " + quote(what) + " at end of file");
+        const auto& t = toks[i++];
+        if (!what.empty() && (t.quoted || t.text != what))
+            throw config_error(file, t.line, "",
+                               "expected " + quote(what) + ", found " + quote(t.text));
+        return t;
+    };
+    while (i < toks.size()) {
+        const auto& kw = expect("");
+        if (kw.quoted || kw.text != "key")
+            throw config_error(file, kw.line, "",
+                               "expected \"key\", found " + quote(kw.text) +
+                                   " (a key file holds only key statements)");
+        const auto& name_tok = expect("");
+        tsig_key k;
+        k.origin = file + ":" + std::to_string(name_tok.line);
+        try {
+            std::string n = name_tok.text;
+            if (n.empty() || n.back() != '.') n += '.';
+            k.name = dns::name::from_text(n).canonical().to_text();
+        } catch (const dns::dns_error& e) {
+            throw config_error(file, name_tok.line, "",
+                               quote(name_tok.text) + " is not a key name: " + e.what());
+        }
+        expect("{");
+        std::optional<std::string> algorithm, secret;
+        int secret_line = name_tok.line;
+        while (i < toks.size() && toks[i].text != "}") {
+            const auto& field = expect("");
+            const auto& val = expect("");
+            expect(";");
+            if (field.text == "algorithm") {
+                algorithm = val.text;
+            } else if (field.text == "secret") {
+                secret = val.text;
+                secret_line = val.line;
+            } else {
+                throw config_error(
+                    file, field.line, "",
+                    "unknown key field " + quote(field.text) + " (expected algorithm or secret)");
+            }
+        }
+        expect("}");
+        expect(";");
+        if (!algorithm || !secret)
+            throw config_error(file, name_tok.line, "",
+                               "key " + quote(name_tok.text) + " needs both algorithm and secret");
+        k.algorithm = *algorithm;
+        std::string err = check_key_material(k.algorithm, *secret, k.secret);
+        if (!err.empty()) throw config_error(file, secret_line, "", err);
+        keys.push_back(std::move(k));
+    }
+    if (keys.empty()) throw config_error(file, 1, "", "no key statement found");
+    return keys;
+}
+
+namespace {
+
+void add_key(const context& c, config& cfg, tsig_key k, const YAML::Node& at,
+             const std::string& path) {
+    if (const auto* old = cfg.find_key(k.name))
+        c.fail(at, path,
+               "key " + quote(k.name) + " is defined twice (also at " + old->origin + ")");
+    cfg.tsig_keys.push_back(std::move(k));
+}
+
+void parse_tsig_keys(const context& c, const YAML::Node& n, const std::string& path, config& cfg) {
+    if (!n.IsSequence() && !n.IsNull()) c.fail(n, path, "must be a list of keys");
+    for (size_t i = 0; i < n.size(); ++i) {
+        std::string p = index(path, i);
+        mapping m(c, n[i], p, {"name", "algorithm", "secret", "key-file"});
+        if (const auto* kf = m.get("key-file")) {
+            if (m.get("name") || m.get("algorithm") || m.get("secret"))
+                c.fail(n[i], p, "give either key-file or name/algorithm/secret, not both");
+            std::string file = c.resolve(scalar(c, *kf, m.path("key-file")));
+            std::ifstream in(file);
+            if (!in) c.fail(*kf, m.path("key-file"), "cannot read " + quote(file));
+            std::stringstream ss;
+            ss << in.rdbuf();
+            std::vector<tsig_key> keys;
+            try {
+                keys = parse_bind_key_file(ss.str(), file);
+            } catch (const config_error& e) {
+                c.fail(*kf, m.path("key-file"), e.what());
+            }
+            for (auto& k : keys)
+                add_key(c, cfg, std::move(k), *kf, m.path("key-file"));
+            continue;
+        }
+        tsig_key k;
+        k.origin = c.file + ":" + std::to_string(n[i].Mark().line + 1);
+        k.name = domain(c, m.require("name", "(or key-file)"), m.path("name"));
+        k.algorithm = scalar(c, m.require("algorithm"), m.path("algorithm"));
+        const auto& secret = m.require("secret");
+        std::string err =
+            check_key_material(k.algorithm, scalar(c, secret, m.path("secret")), k.secret);
+        if (!err.empty())
+            c.fail(err.starts_with("algorithm") ? *m.get("algorithm") : secret,
+                   m.path(err.starts_with("algorithm") ? "algorithm" : "secret"), err);
+        add_key(c, cfg, std::move(k), n[i], p);
+    }
+}
+
+// ------------------------------------------------------------------------- ACLs
+
+bool valid_acl_name(std::string_view s) {
+    if (s.empty() || s == "any" || s == "none" || s == "key") return false;
+    return std::all_of(s.begin(), s.end(),
+                       [](unsigned char ch) { return std::isalnum(ch) || ch == '-' || ch == '_'; });
+}
+
+// Resolves one ACL (list or single value) into elements; named ACLs expand in place.
+class acl_resolver {
+  public:
+    acl_resolver(const context& c, const config& cfg, const YAML::Node* acls) : c_(c), cfg_(cfg) {
+        if (acls) raw_ = *acls;
+    }
+
+    // Read-only lookup: operator[] on a non-const node would insert the key.
+    YAML::Node lookup(const std::string& name) const {
+        const YAML::Node& r = raw_;
+        return r.IsMap() ? r[name] : YAML::Node(YAML::NodeType::Undefined);
+    }
+
+    acl_elements resolve(const YAML::Node& n, const std::string& path) {
+        acl_elements out;
+        for (const auto& [item, p] : items(c_, n, path)) {
+            std::string e = scalar(c_, item, p);
+            std::string_view body = e;
+            while (!body.empty() && body.front() == ' ')
+                body.remove_prefix(1);
+            bool negated = !body.empty() && body.front() == '!';
+            std::string_view rest = negated ? body.substr(1) : body;
+            while (!rest.empty() && rest.front() == ' ')
+                rest.remove_prefix(1);
+            if (valid_acl_name(rest) && lookup(std::string(rest)).IsDefined()) {
+                if (negated)
+                    c_.fail(item, p,
+                            "negating a named ACL (" + quote(e) +
+                                ") is not supported: write the negated elements inline");
+                auto inner = named(std::string(rest), item, p);
+                out.insert(out.end(), inner.begin(), inner.end());
+                continue;
+            }
+            if (rest.starts_with("key ") || rest.starts_with("key\t")) {
+                std::string key_name(rest.substr(4));
+                key_name.erase(0, key_name.find_first_not_of(" \t"));
+                if (key_name.empty() || key_name.back() != '.') key_name += '.';
+                try {
+                    key_name = dns::name::from_text(key_name).canonical().to_text();
+                } catch (const dns::dns_error& ex) {
+                    c_.fail(item, p, quote(e) + ": bad key name: " + ex.what());
+                }
+                if (!cfg_.find_key(key_name))
+                    c_.fail(item, p, quote(e) + " names a key that tsig-keys does not define");
+                out.push_back(std::string(negated ? "!" : "") + "key " + key_name);
+                continue;
+            }
+            try {
+                auth::acl::parse({std::string(body)});
+            } catch (const std::exception& ex) {
+                if (valid_acl_name(rest))
+                    c_.fail(item, p,
+                            quote(e) +
+                                " is neither a defined ACL nor an address, prefix, "
+                                "\"key NAME\", any or none");
+                c_.fail(item, p, ex.what());
+            }
+            out.emplace_back(body);
+        }
+        return out;
+    }
+
+    acl_elements named(const std::string& name, const YAML::Node& at, const std::string& path) {
+        if (auto it = done_.find(name); it != done_.end()) return it->second;
+        if (active_.count(name)) c_.fail(at, path, "ACL " + quote(name) + " includes itself");
+        active_.insert(name);
+        auto r = resolve(lookup(name), "acls." + name);
+        active_.erase(name);
+        done_[name] = r;
+        return r;
+    }
+
+  private:
+    const context& c_;
+    const config& cfg_;
+    YAML::Node raw_;
+    std::map<std::string, acl_elements> done_;
+    std::set<std::string> active_;
+};
+
+// ------------------------------------------------------------------------- zones
+
+update_rule parse_update_rule(const context& c, const YAML::Node& n, const std::string& path,
+                              const config& cfg, const dns::name& apex) {
+    mapping m(c, n, path, {"key", "key-type", "match", "name", "types"});
+    update_rule r;
+    static const char* const key_types[] = {"tsig", "sig0"};
+    if (const auto* kt = m.get("key-type"))
+        r.key_type = one_of(c, *kt, m.path("key-type"), key_types) == "sig0"
+                         ? update_rule::key_kind::sig0
+                         : update_rule::key_kind::tsig;
+    const auto& key = m.require("key");
+    r.key = domain(c, key, m.path("key"));
+    if (r.key_type == update_rule::key_kind::tsig && !cfg.find_key(r.key))
+        c.fail(key, m.path("key"),
+               quote(key.Scalar()) +
+                   " is not defined in tsig-keys (for a SIG(0) KEY set "
+                   "key-type: sig0)");
+    static const char* const matches[] = {"exact", "subdomain", "wildcard"};
+    if (const auto* mt = m.get("match")) {
+        std::string s = one_of(c, *mt, m.path("match"), matches);
+        r.match = s == "exact"      ? update_rule::match_kind::exact
+                  : s == "wildcard" ? update_rule::match_kind::wildcard
+                                    : update_rule::match_kind::subdomain;
+    }
+    r.name = apex.to_text();
+    if (const auto* nm = m.get("name")) {
+        r.name = domain(c, *nm, m.path("name"), &apex);
+        if (!dns::name::from_text(r.name).is_subdomain_of(apex))
+            c.fail(*nm, m.path("name"), quote(nm->Scalar()) + " is outside the zone");
+    }
+    if (const auto* ts = m.get("types")) {
+        for (const auto& [item, p] : items(c, *ts, m.path("types"))) {
+            std::string t = scalar(c, item, p);
+            uint16_t code = 0;
+            if (t == "ANY") continue;  // empty list = any type
+            if (!dns::type_from_text(t, code)) c.fail(item, p, quote(t) + " is not an RR type");
+            r.types.push_back(code);
+        }
+    }
+    return r;
+}
+
+zone_config parse_zone(const context& c, const YAML::Node& n, const std::string& path,
+                       const config& cfg, acl_resolver& acls) {
+    mapping m(c, n, path,
+              {"name", "type", "file", "primaries", "transfer-key", "notify", "allow-transfer",
+               "allow-notify", "allow-update", "update-policy", "refresh", "retry", "expire"});
+    zone_config z;
+    z.line = n.Mark().line + 1;
+    const auto& name_node = m.require("name");
+    z.name = domain(c, name_node, m.path("name"));
+    dns::name apex = dns::name::from_text(z.name);
+    static const char* const types[] = {"primary", "secondary"};
+    std::string type =
+        one_of(c, m.require("type", "(primary or secondary)"), m.path("type"), types);
+    z.type =
+        type == "primary" ? zone_config::zone_type::primary : zone_config::zone_type::secondary;
+    if (z.type == zone_config::zone_type::primary) {
+        z.file = c.resolve(scalar(c, m.require("file", "for a primary zone"), m.path("file")));
+        for (const char* k : {"primaries", "transfer-key", "allow-notify"})
+            if (const auto* v = m.get(k)) c.fail(*v, m.path(k), "applies only to secondary zones");
+    } else {
+        if (const auto* v = m.get("file"))
+            c.fail(*v, m.path("file"),
+                   "applies only to primary zones (a secondary keeps its copy under data-dir)");
+        const auto& prim = m.require("primaries", "for a secondary zone");
+        z.primaries = endpoint_list(c, prim, m.path("primaries"), 53);
+        if (z.primaries.empty())
+            c.fail(prim, m.path("primaries"), "needs at least one ADDR:PORT for a secondary zone");
+        if (const auto* tk = m.get("transfer-key")) {
+            z.transfer_key = domain(c, *tk, m.path("transfer-key"));
+            if (!cfg.find_key(z.transfer_key))
+                c.fail(*tk, m.path("transfer-key"),
+                       quote(tk->Scalar()) + " is not defined in tsig-keys");
+        }
+        if (const auto* an = m.get("allow-notify")) {
+            z.allow_notify = acls.resolve(*an, m.path("allow-notify"));
+        } else {
+            for (const auto& p : z.primaries)
+                z.allow_notify.push_back(p.address.to_string());
+        }
+    }
+    if (const auto* v = m.get("notify")) z.notify = endpoint_list(c, *v, m.path("notify"), 53);
+    if (const auto* v = m.get("allow-transfer"))
+        z.allow_transfer = acls.resolve(*v, m.path("allow-transfer"));
+    if (const auto* v = m.get("allow-update"))
+        z.allow_update = acls.resolve(*v, m.path("allow-update"));
+    if (const auto* v = m.get("update-policy")) {
+        auto list = items(c, *v, m.path("update-policy"));
+        for (const auto& [item, p] : list)
+            z.update_policy.push_back(parse_update_rule(c, item, p, cfg, apex));
+    }
+    // RFC 1912 §2.2 gives sane ranges; we only refuse the absurd.
+    if (const auto* v = m.get("refresh"))
+        z.refresh = duration(c, *v, m.path("refresh"), 1, 2419200);
+    if (const auto* v = m.get("retry")) z.retry = duration(c, *v, m.path("retry"), 1, 2419200);
+    if (const auto* v = m.get("expire")) z.expire = duration(c, *v, m.path("expire"), 1, 31536000);
+    if (z.expire && z.refresh && *z.expire < *z.refresh)
+        c.fail(*m.get("expire"), m.path("expire"), "is shorter than refresh");
+    return z;
+}
+
+limits_config parse_limits(const context& c, const YAML::Node& n, const std::string& path) {
+    mapping m(
+        c, n, path,
+        {"tcp-clients", "tcp-per-client", "tcp-idle-timeout", "tcp-pipeline", "udp-payload-size"});
+    limits_config l;
+    if (const auto* v = m.get("tcp-clients"))
+        l.tcp_clients = static_cast<unsigned>(integer(c, *v, m.path("tcp-clients"), 1, 65535));
+    if (const auto* v = m.get("tcp-per-client"))
+        l.tcp_per_client =
+            static_cast<unsigned>(integer(c, *v, m.path("tcp-per-client"), 1, 65535));
+    if (l.tcp_per_client > l.tcp_clients)
+        c.fail(m.get("tcp-per-client") ? *m.get("tcp-per-client") : n, m.path("tcp-per-client"),
+               "is larger than tcp-clients (" + std::to_string(l.tcp_clients) + ")");
+    if (const auto* v = m.get("tcp-idle-timeout"))
+        l.tcp_idle_timeout = duration(c, *v, m.path("tcp-idle-timeout"), 1, 3600);
+    if (const auto* v = m.get("tcp-pipeline"))
+        l.tcp_pipeline = static_cast<unsigned>(integer(c, *v, m.path("tcp-pipeline"), 1, 65535));
+    // RFC 6891 §6.2.5: below 512 is treated as 512; above 4096 fragments too often.
+    if (const auto* v = m.get("udp-payload-size"))
+        l.udp_payload_size =
+            static_cast<uint16_t>(integer(c, *v, m.path("udp-payload-size"), 512, 4096));
+    return l;
+}
+
+}  // namespace
+
+config parse_config(const std::string& text, const std::string& file, bool check_files) {
+    context c;
+    c.file = file;
+    c.base_dir = fs::absolute(fs::path(file)).parent_path();
+    c.check_files = check_files;
+
+    YAML::Node root;
+    try {
+        auto docs = YAML::LoadAll(text);
+        if (docs.size() > 1)
+            throw config_error(file, 0, "", "holds more than one YAML document (remove \"---\")");
+        if (!docs.empty()) root = docs[0];
+    } catch (const YAML::ParserException& e) {
+        throw config_error(file, e.mark.line >= 0 ? e.mark.line + 1 : 0, "",
+                           "YAML syntax error: " + e.msg);
+    }
+    if (!root.IsDefined() || root.IsNull())
+        throw config_error(file, 1, "", "the configuration is empty (\"role\" is required)");
+
+    mapping top(c, root, "",
+                {"role", "listen", "data-dir", "log-level", "log-file", "management",
+                 "allow-remote-management", "tsig-keys", "acls", "zones", "limits"});
+    config cfg;
+    cfg.file = file;
+    cfg.role = one_of(c, top.require("role"), "role", known_roles);
+
+    const auto& listen = top.require("listen");
+    cfg.listen = endpoint_list(c, listen, "listen", 53);
+    if (cfg.listen.empty()) c.fail(listen, "listen", "needs at least one ADDR:PORT");
+
+    const auto& dd = top.require("data-dir");
+    cfg.data_dir = c.resolve(scalar(c, dd, "data-dir"));
+    if (check_files) {
+        std::error_code ec;
+        if (!fs::is_directory(cfg.data_dir, ec))
+            c.fail(dd, "data-dir", quote(cfg.data_dir) + " is not an existing directory");
+    }
+
+    if (const auto* v = top.get("log-level")) {
+        static const char* const levels[] = {"error", "warn", "info", "debug"};
+        cfg.log_level = one_of(c, *v, "log-level", levels);
+    }
+    if (const auto* v = top.get("log-file")) cfg.log_file = c.resolve(scalar(c, *v, "log-file"));
+
+    if (const auto* v = top.get("allow-remote-management"))
+        cfg.allow_remote_management = boolean(c, *v, "allow-remote-management");
+    if (const auto* v = top.get("management")) {
+        cfg.management = endpoint_value(c, *v, "management", 8053);
+        // The API changes zones and is not authenticated: localhost only unless asked.
+        if (!cfg.management.address.is_loopback() && !cfg.allow_remote_management)
+            c.fail(*v, "management",
+                   cfg.management.to_string() +
+                       " is not a loopback address; the API has no authentication (set "
+                       "allow-remote-management: true to accept that)");
+    }
+
+    if (const auto* v = top.get("tsig-keys")) parse_tsig_keys(c, *v, "tsig-keys", cfg);
+
+    const YAML::Node* acl_node = top.get("acls");
+    if (acl_node && !acl_node->IsMap() && !acl_node->IsNull())
+        c.fail(*acl_node, "acls", "must be a mapping of ACL names to lists");
+    acl_resolver acls(c, cfg, acl_node && acl_node->IsMap() ? acl_node : nullptr);
+    if (acl_node && acl_node->IsMap()) {
+        for (auto it = acl_node->begin(); it != acl_node->end(); ++it) {
+            std::string name = scalar(c, it->first, "acls");
+            if (!valid_acl_name(name))
+                c.fail(it->first, "acls." + name,
+                       "is not a valid ACL name (letters, digits, '-', '_'; not any/none/key)");
+            if (cfg.acls.count(name)) c.fail(it->first, "acls." + name, "is defined twice");
+            cfg.acls[name] = acls.named(name, it->second, "acls." + name);
+        }
+    }
+
+    if (const auto* v = top.get("zones")) {
+        if (!v->IsSequence() && !v->IsNull()) c.fail(*v, "zones", "must be a list of zones");
+        for (size_t i = 0; i < v->size(); ++i) {
+            std::string p = index("zones", i);
+            zone_config z = parse_zone(c, (*v)[i], p, cfg, acls);
+            if (const auto* old = cfg.find_zone(z.name))
+                c.fail((*v)[i], p,
+                       "zone " + quote(z.name) + " is defined twice (also on line " +
+                           std::to_string(old->line) + ")");
+            cfg.zones.push_back(std::move(z));
+        }
+    }
+
+    if (const auto* v = top.get("limits")) cfg.limits = parse_limits(c, *v, "limits");
+    return cfg;
+}
+
+config load_config(const std::string& file, bool check_files) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in)
+        throw config_error(file, 0, "",
+                           "cannot read the file: " + std::string(std::strerror(errno)));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    // Bound what we read: a configuration is small; a huge file is a mistake.
+    if (ss.str().size() > (16u << 20)) throw config_error(file, 0, "", "is larger than 16 MiB");
+    return parse_config(ss.str(), file, check_files);
+}
+
+}  // namespace hsync::hsyncd

@@ -1,0 +1,124 @@
+// hsyncd's configuration: a YAML file parsed into plain structs, every field checked.
+// A bad file gives ONE config_error naming the file, the line, the key's path and the
+// reason, e.g.
+//   config.yaml:12: zones[1].primaries[0]: "1.2.3.4:x" is not ADDR:PORT
+// Unknown keys are errors, so a typo never passes silently. docs/configuration.md
+// describes every key.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "net/asio.h"
+
+namespace hsync::hsyncd {
+
+class config_error : public std::runtime_error {
+  public:
+    // `what()` is the full "FILE:LINE: PATH: MESSAGE" text.
+    config_error(std::string file, int line, std::string path, std::string message);
+    const std::string& file() const { return file_; }
+    int line() const { return line_; }  // 1-based; 0 when unknown
+    const std::string& path() const { return path_; }
+    const std::string& message() const { return message_; }
+
+  private:
+    std::string file_, path_, message_;
+    int line_;
+};
+
+struct endpoint {
+    net::asio::ip::address address;
+    uint16_t port = 53;
+    std::string to_string() const;  // "192.0.2.1:53", "[2001:db8::1]:53"
+    bool operator==(const endpoint&) const = default;
+};
+
+// Parses "ADDR:PORT", "[V6]:PORT", or a bare address (then `default_port`). Addresses
+// only: hostnames are refused (a server must not depend on DNS to start).
+std::optional<endpoint> parse_endpoint(std::string_view text, uint16_t default_port);
+
+struct tsig_key {
+    std::string name;       // canonical (lower-case, absolute)
+    std::string algorithm;  // "hmac-sha256", ... (lower-case, no trailing dot)
+    std::vector<uint8_t> secret;
+    std::string origin;  // "config.yaml:7" or the key file, for messages
+};
+
+// An ACL after resolution: named ACLs expanded, each element valid for auth::acl::parse
+// ("192.0.2.0/24", "key NAME", "any", "none", optionally "!"-negated).
+using acl_elements = std::vector<std::string>;
+
+struct update_rule {
+    enum class match_kind { exact, subdomain, wildcard };
+    enum class key_kind { tsig, sig0 };
+    std::string key;  // canonical name of a TSIG key, or owner of a SIG(0) KEY record
+    key_kind key_type = key_kind::tsig;
+    match_kind match = match_kind::subdomain;
+    std::string name;             // canonical absolute name (default: the zone apex)
+    std::vector<uint16_t> types;  // empty: every type except SOA-at-apex rules of RFC 2136
+};
+
+struct zone_config {
+    enum class zone_type { primary, secondary };
+    std::string name;  // canonical absolute
+    zone_type type = zone_type::primary;
+    std::string file;                 // primary: zone file path (made absolute)
+    std::vector<endpoint> primaries;  // secondary: where transfers come from
+    std::string transfer_key;         // secondary: TSIG key name for SOA/XFR, or empty
+    std::vector<endpoint> notify;     // NOTIFY targets (RFC 1996)
+    acl_elements allow_transfer;      // default: none
+    acl_elements allow_notify;        // default: the primaries' addresses
+    acl_elements allow_update;        // default: none
+    std::vector<update_rule> update_policy;
+    // Overrides of the SOA timers (RFC 1035 §3.3.13), in seconds; none: use the SOA's.
+    std::optional<uint32_t> refresh, retry, expire;
+    int line = 0;  // where the zone is defined, for messages at run time
+};
+
+struct limits_config {
+    unsigned tcp_clients = 100;        // TCP connections at once, all clients together
+    unsigned tcp_per_client = 10;      // TCP connections at once from one address
+    uint32_t tcp_idle_timeout = 10;    // seconds without a full query before closing
+    unsigned tcp_pipeline = 32;        // queries in flight on one connection (RFC 7766 §6.2.1.1)
+    uint16_t udp_payload_size = 1232;  // our EDNS(0) buffer size (DNS flag day 2020)
+};
+
+struct config {
+    std::string file;  // the file it came from, as given
+    std::string role;  // auth | combiner | signer | agent | parent
+    std::vector<endpoint> listen;
+    std::string data_dir;  // absolute
+    std::string log_level = "info";
+    std::string log_file;  // absolute or empty
+    endpoint management{net::asio::ip::make_address("127.0.0.1"), 8053};
+    bool allow_remote_management = false;
+    std::vector<tsig_key> tsig_keys;
+    std::map<std::string, acl_elements> acls;
+    std::vector<zone_config> zones;
+    limits_config limits;
+
+    const tsig_key* find_key(const std::string& canonical_name) const;
+    const zone_config* find_zone(const std::string& canonical_name) const;
+};
+
+inline constexpr const char* known_roles[] = {"auth", "combiner", "signer", "agent", "parent"};
+
+// Parses `text` as the content of `file` (relative paths inside are resolved against the
+// file's directory). With `check_files`, data-dir must be an existing directory and key
+// files are read; key files are always read when referenced. Throws config_error.
+config parse_config(const std::string& text, const std::string& file, bool check_files = true);
+
+// Reads and parses a file. Throws config_error (also when the file cannot be read).
+config load_config(const std::string& file, bool check_files = true);
+
+// Parses a BIND key file (`key "name" { algorithm hmac-sha256; secret "..."; };`, one or
+// more keys). Throws config_error naming `file` and the line.
+std::vector<tsig_key> parse_bind_key_file(const std::string& text, const std::string& file);
+
+}  // namespace hsync::hsyncd
