@@ -846,6 +846,24 @@ void parse_field(field f, token_cursor& c, const name& origin, std::vector<uint8
     }
 }
 
+// Checks that need more than one field: a DS/CDS digest must have its type's length
+// (RFC 4034 §5.1.4, RFC 4509, RFC 6605); BIND and Knot refuse a wrong one too.
+void check_fields(uint16_t type, std::span<const uint8_t> rdata) {
+    if ((type == rr_type::DS || type == rr_type::CDS) && rdata.size() >= 4) {
+        size_t want = 0;
+        switch (rdata[3]) {
+            case 1: want = 20; break;
+            case 2: want = 32; break;
+            case 4: want = 48; break;
+            default: return;  // unknown digest types (and CDS delete, type 0) pass as they are
+        }
+        if (rdata.size() - 4 != want)
+            throw wire_error(type_to_text(type) + " digest type " + std::to_string(rdata[3]) +
+                             " must be " + std::to_string(want) + " octets, not " +
+                             std::to_string(rdata.size() - 4));
+    }
+}
+
 const type_def& def_or_throw(uint16_t type) {
     const type_def* def = find_type(type);
     if (!def) throw dns_error("unknown type " + std::to_string(type));
@@ -945,6 +963,7 @@ std::string algorithm_to_text(uint8_t algorithm) {
 
 void rdata_from_wire(uint16_t type, wire_reader& reader, size_t rdlength,
                      std::vector<uint8_t>& out) {
+    size_t out_start = out.size();
     size_t start = reader.position();
     if (rdlength > reader.remaining()) throw wire_error("RDATA runs past the end of the message");
     size_t end = start + rdlength;
@@ -971,6 +990,7 @@ void rdata_from_wire(uint16_t type, wire_reader& reader, size_t rdlength,
         throw wire_error(type_to_text(type) + " RDATA has " +
                          std::to_string(end - reader.position()) + " octets beyond its fields");
     reader.set_end(saved_end);
+    check_fields(type, {out.data() + out_start, out.size() - out_start});
 }
 
 size_t rdata_fields(uint16_t type, std::span<const uint8_t> rdata, std::span<field_span> out) {
@@ -993,6 +1013,7 @@ void rdata_check(uint16_t type, std::span<const uint8_t> rdata) {
     if (!def || def->opaque) return;
     field_span spans[16];
     rdata_fields(type, rdata, spans);
+    check_fields(type, rdata);
 }
 
 void rdata_to_wire(uint16_t type, std::span<const uint8_t> rdata, wire_writer& writer,

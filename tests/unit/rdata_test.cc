@@ -165,6 +165,8 @@ TEST(Rdata, BadPresentationRefused) {
         {rr_type::MX, "10"},
         {rr_type::TXT, ""},
         {rr_type::DS, "1 13 2 ABC"},
+        {rr_type::DS, "12345 13 2 abcd"},
+        {rr_type::CDS, "12345 13 4 abcd"},
         {rr_type::DNSKEY, "257 3 13 not*base64"},
         {rr_type::NSEC, "a.example. NOTATYPE"},
         {rr_type::NSEC3, "1 1 0 - 2T7B4G4VSA5SMI47K61MV5BV1A22BOJW A"},

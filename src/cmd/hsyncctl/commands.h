@@ -6,6 +6,7 @@
 namespace hsync::cmd {
 
 void add_zone_commands(CLI::App& app);  // zone check | print
+void add_zone_sign_commands(CLI::App& zone);  // zone sign | verify
 void add_rr_command(CLI::App& app);     // rr: HSYNC <-> RFC 3597 form
 void add_keygen_command(CLI::App& app); // keygen, keyinfo
 void add_daemon_commands(CLI::App& app);      // status, --server (talks to a running hsyncd)

@@ -7,6 +7,7 @@
 
 int main(int argc, char** argv) {
     CLI::App app{"hsyncctl: tools for hsync, the distributed DNSSEC multi-signer"};
+    app.set_version_flag("--version", "hsyncctl 0.1.0");
     app.require_subcommand(1);
     hsync::cmd::add_zone_commands(app);
     hsync::cmd::add_zone_daemon_commands(*app.get_subcommand("zone"));

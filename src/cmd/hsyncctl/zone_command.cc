@@ -35,9 +35,8 @@ void report(const std::string& file, const std::string& message) {
 // outside the zone, CNAME alone at its name, in-zone NS targets with addresses.
 loaded_zone load(const zone_args& args) {
     loaded_zone z;
-    z.origin = dns::name::from_text(args.origin.empty() ? "." : args.origin);
-    if (args.origin.empty() || args.origin.back() != '.')
-        z.origin = dns::name::from_text(args.origin, &z.origin);  // "example" means "example."
+    dns::name root;
+    z.origin = dns::name::from_text(args.origin.empty() ? "." : args.origin, &root);
     dns::zone_reader reader(args.file, z.origin);
     size_t out_of_zone = 0;
     z.errors = reader.read(
@@ -139,8 +138,9 @@ void print_hex(std::string& out, std::span<const uint8_t> bytes) {
 }  // namespace
 
 void add_zone_commands(CLI::App& app) {
-    auto* zone = app.add_subcommand("zone", "Zone files: check, print");
+    auto* zone = app.add_subcommand("zone", "Zone files and served zones");
     zone->require_subcommand(1);
+    add_zone_sign_commands(*zone);
 
     auto args = std::make_shared<zone_args>();
     auto* check =
