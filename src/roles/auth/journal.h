@@ -1,0 +1,63 @@
+// Zone changes as values: the difference of two zone versions, applying a difference, and
+// condensing a run of differences into one (RFC 1995 §5, §6).
+//
+// Zone content is a sorted dns::record_store (canonical order, canonical form, no
+// duplicates). A dns::zone_diff lists the old SOA first in `removed` and the new SOA first
+// in `added`, then the other records in canonical order, so it is an IXFR difference
+// sequence as RFC 1995 §4 writes it.
+//
+// Costs: diff() and apply() walk both inputs once, O(n + change); condense() and the
+// look-ups below touch only the changes, O(change log change) and O(log n).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <utility>
+
+#include "dns/error.h"
+#include "dns/name.h"
+#include "dns/record_store.h"
+#include "dns/zone_diff.h"
+
+namespace hsync::auth {
+
+// A difference that does not fit the zone it is applied to, or a run of differences whose
+// serials do not chain. The text names the record or serial.
+class journal_error : public dns::dns_error {
+  public:
+    using dns::dns_error::dns_error;
+};
+
+// The records of `zone` owned by `owner`: [first, last) indices. O(log n).
+std::pair<size_t, size_t> owner_range(const dns::record_store& zone, const dns::name& owner);
+
+// The index of the apex SOA: the SOA owned by the first owner (in canonical order every
+// name of a zone sorts after its apex). Empty if the store has no SOA there.
+std::optional<size_t> find_soa(const dns::record_store& zone);
+
+// The serial field of SOA RDATA (RFC 1035 §3.3.13). Throws journal_error if malformed.
+uint32_t soa_serial(std::span<const uint8_t> rdata);
+void set_soa_serial(std::vector<uint8_t>& rdata, uint32_t serial);
+
+// What changed from `before` to `after`. A record whose TTL changed is removed and added
+// again. The SOAs are included whenever anything changed; identical stores give an empty
+// diff. Serials come from the apex SOAs (0 where a store has none).
+dns::zone_diff diff(const dns::record_store& before, const dns::record_store& after);
+
+// `base` with `change` applied: every removed record must exist in `base` (TTL not
+// compared, as RFC 1995 deletions match on data) and every added record must not exist
+// once the removals are done, else journal_error: a journal that does not fit the zone
+// is an error, never half applied. If `base` has an SOA, the change's removed SOA must
+// carry `from_serial`. The result is in canonical order (built by a merge, not sorted
+// again); TTLs are taken as the diff gives them.
+dns::record_store apply(const dns::record_store& base, const dns::zone_diff& change);
+
+// One difference with the effect of `changes` applied in order (each must start at the
+// serial the previous ended at, else journal_error): a record added and later removed
+// disappears, one removed and re-added with the same TTL disappears too. From the first
+// from_serial to the last to_serial. An empty span gives an empty diff.
+dns::zone_diff condense(std::span<const dns::zone_diff> changes);
+
+}  // namespace hsync::auth
