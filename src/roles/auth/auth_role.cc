@@ -1,0 +1,966 @@
+#include "roles/auth/auth_role.h"
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+
+#include "dns/error.h"
+#include "dns/message.h"
+#include "dns/zonefile.h"
+#include "dnssec/sig0.h"
+#include "roles/auth/answer.h"
+#include "roles/auth/journal.h"
+#include "roles/auth/xfr.h"
+#include "roles/log.h"
+
+namespace hsync::auth {
+
+namespace asio = net::asio;
+using net::awaitable;
+using net::use_awaitable;
+
+struct auth_role::zone_state {
+    zone_settings settings;
+    std::shared_ptr<const zone_data> data;  // null: nothing to serve (not loaded or expired)
+    std::deque<dns::zone_diff> journal;     // recent differences, oldest first (IXFR out)
+    std::string last_error;
+    std::optional<int64_t> loaded_at, last_refresh, last_success;
+    std::unique_ptr<asio::steady_timer> wake;  // the refresh loop sleeps on it; NOTIFY wakes
+    bool refresh_running = false;
+    bool removed = false;
+    uint64_t transfers_in = 0;
+    std::string last_transfer;  // "AXFR from 192.0.2.1#53 serial 5" for zone show
+};
+
+namespace {
+
+std::string key_of(const dns::name& n) {
+    return n.canonical().to_text();
+}
+
+uint32_t soa_field(const dns::rr& soa, int index) {
+    // index 0 = serial, 1 refresh, 2 retry, 3 expire, 4 minimum
+    dns::wire_reader r(soa.rdata);
+    r.read_name(false);
+    r.read_name(false);
+    uint32_t v = 0;
+    for (int i = 0; i <= index; ++i)
+        v = r.u32();
+    return v;
+}
+
+dns::record_store load_file(const zone_settings& s, std::string& errors) {
+    dns::record_store records;
+    dns::zone_reader reader(s.file, s.name);
+    size_t outside = 0;
+    size_t n = reader.read(
+        [&](const dns::rr& r) {
+            if (!r.owner.is_subdomain_of(s.name)) {
+                ++outside;
+                return;
+            }
+            records.add(r);
+        },
+        [&](const dns::zone_error& e) {
+            if (errors.size() < 2000) errors += e.to_text() + "\n";
+        });
+    if (outside) errors += s.file + ": " + std::to_string(outside) + " records outside the zone\n";
+    if (n || outside) return {};
+    records.sort();
+    return records;
+}
+
+// A bare FORMERR for bytes that do not parse: only the header's ID and opcode are
+// trusted (RFC 1035 §4.1.1).
+std::vector<uint8_t> formerr_header(std::span<const uint8_t> wire) {
+    std::vector<uint8_t> out(12, 0);
+    out[0] = wire[0];
+    out[1] = wire[1];
+    out[2] = static_cast<uint8_t>(0x80 | (wire[2] & 0x78));
+    out[3] = dns::rcode::FORMERR;
+    return out;
+}
+
+}  // namespace
+
+auth_role::auth_role(asio::any_io_executor ex, auth_settings settings)
+    : ex_(std::move(ex)), settings_(std::move(settings)), keyring_(settings_.keys) {}
+
+auth_role::~auth_role() = default;
+
+int64_t auth_role::now() const {
+    if (settings_.clock) return settings_.clock();
+    return static_cast<int64_t>(std::time(nullptr));
+}
+
+void auth_role::start() {
+    std::filesystem::create_directories(settings_.data_dir);
+    db_ = std::make_unique<store::database>(settings_.data_dir + "/auth.sqlite");
+    zone_db_ = std::make_unique<store::zone_db>(*db_);
+    for (const auto& zs : settings_.zones) {
+        auto z = std::make_shared<zone_state>();
+        z->settings = zs;
+        zones_[key_of(zs.name)] = z;
+    }
+    for (auto& [name, z] : zones_)
+        start_zone(z);
+    if (!settings_.server.log)
+        settings_.server.log = [](const std::string& m) { log::warn("server", {{"message", m}}); };
+    server_ = std::make_unique<net::dns_server>(
+        ex_, settings_.server,
+        [this](const net::request& req, net::responder& out) { return handle(req, out); });
+    for (const auto& e : server_->endpoints())
+        log::info("listening", {{"address", e.address.to_string()}, {"port", e.port}});
+}
+
+void auth_role::start_zone(const std::shared_ptr<zone_state>& z) {
+    z->wake = std::make_unique<asio::steady_timer>(ex_);
+    if (z->settings.secondary) {
+        load_stored(*z);
+        z->refresh_running = true;
+        asio::co_spawn(ex_, refresh_loop(z), asio::detached);
+    } else {
+        std::string error = load_primary(*z, true);
+        if (!error.empty())
+            log::error("zone_load_failed", {{"zone", key_of(z->settings.name)}, {"error", error}});
+    }
+}
+
+void auth_role::begin_stop() {
+    stopping_ = true;
+    for (auto& [name, z] : zones_)
+        if (z->wake) z->wake->cancel();
+    log::info("stopped");
+}
+
+awaitable<void> auth_role::stop() {
+    stopping_ = true;
+    for (auto& [name, z] : zones_)
+        if (z->wake) z->wake->cancel();
+    if (server_) co_await server_->stop();
+    log::info("stopped");
+}
+
+std::vector<net::listen_endpoint> auth_role::endpoints() const {
+    return server_ ? server_->endpoints() : std::vector<net::listen_endpoint>{};
+}
+
+// --- zone content ---
+
+void auth_role::load_stored(zone_state& z) {
+    auto stored = zone_db_->load(z.settings.name);
+    if (!stored) return;
+    try {
+        dns::record_store records = std::move(stored->base);
+        for (const auto& d : stored->pending)
+            records = apply(records, d);
+        auto data = std::make_shared<const zone_data>(std::move(records), z.settings.name);
+        z.data = std::move(data);
+        z.loaded_at = now();
+        if (auto recent = zone_db_->journal_since(z.settings.name, stored->base_serial))
+            z.journal.assign(recent->begin(), recent->end());
+        log::info("zone_loaded", {{"zone", key_of(z.settings.name)},
+                                  {"serial", z.data->serial()},
+                                  {"records", z.data->records().size()},
+                                  {"from", "database"}});
+    } catch (const std::exception& e) {
+        z.last_error = std::string("stored copy unusable: ") + e.what();
+        log::error("zone_load_failed",
+                   {{"zone", key_of(z.settings.name)}, {"error", z.last_error}});
+    }
+}
+
+std::string auth_role::load_primary(zone_state& z, bool at_start) {
+    const auto& s = z.settings;
+    std::string errors;
+    dns::record_store records = load_file(s, errors);
+    if (!errors.empty() || records.empty()) {
+        if (errors.empty()) errors = s.file + ": no records";
+        z.last_error = errors;
+        if (!errors.empty() && errors.back() == '\n') z.last_error.pop_back();
+        return z.last_error;
+    }
+    std::shared_ptr<const zone_data> fresh;
+    try {
+        fresh = std::make_shared<const zone_data>(std::move(records), s.name);
+    } catch (const std::exception& e) {
+        z.last_error = s.file + ": " + e.what();
+        return z.last_error;
+    }
+    z.last_error.clear();
+    uint32_t serial = fresh->serial();
+
+    if (at_start) {
+        // What was served before the restart: the file as loaded then plus UPDATEs. If the
+        // file still has the serial we stored, the stored version (with its updates) wins;
+        // a file with another serial was edited and wins (as BIND reloads an edited file).
+        load_stored(z);
+        if (z.data && z.data->serial() != serial) {
+            auto info = zone_db_->info(s.name);
+            if (info && info->base_serial == serial && info->pending_entries > 0) {
+                log::info("zone_kept", {{"zone", key_of(s.name)},
+                                        {"serial", z.data->serial()},
+                                        {"reason", "file unchanged since updates were applied"}});
+                return {};
+            }
+        }
+        if (z.data && z.data->serial() == serial) return {};
+    } else if (z.data && z.data->serial() == serial) {
+        return {};  // a reload with the same serial changes nothing (RFC 1996 serial rules)
+    }
+
+    if (z.data && !dns::serial_lt(z.data->serial(), serial))
+        log::warn("serial_not_increased",
+                  {{"zone", key_of(s.name)}, {"old", z.data->serial()}, {"new", serial}});
+    dns::record_store content = fresh->records();
+    if (z.data && dns::serial_lt(z.data->serial(), serial)) {
+        dns::zone_diff change = diff(z.data->records(), content);
+        commit(z, std::move(content), &change);
+    } else {
+        zone_db_->save_full(s.name, content, serial, store::zone_db::journal_mode::truncate);
+        z.journal.clear();
+        commit(z, std::move(content), nullptr);
+    }
+    return {};
+}
+
+void auth_role::commit(zone_state& z, dns::record_store records, const dns::zone_diff* change) {
+    if (change) {
+        // Written before it is served (DESIGN.md §5).
+        zone_db_->append_diff(z.settings.name, *change);
+        z.journal.push_back(*change);
+        while (z.journal.size() > settings_.journal_max_entries)
+            z.journal.pop_front();
+        zone_db_->trim_journal(z.settings.name, {settings_.journal_max_entries, UINT64_MAX});
+    }
+    auto data = std::make_shared<const zone_data>(std::move(records), z.settings.name);
+    z.data = std::move(data);
+    z.loaded_at = now();
+    log::info("zone_loaded", {{"zone", key_of(z.settings.name)},
+                              {"serial", z.data->serial()},
+                              {"records", z.data->records().size()},
+                              {"change", change ? "incremental" : "full"}});
+    send_notifies(z);
+}
+
+void auth_role::send_notifies(zone_state& z) {
+    if (!z.data) return;
+    for (const auto& target : z.settings.notify) {
+        dns::message m;
+        m.id = net::random_id();
+        m.opcode = dns::opcode::NOTIFY;
+        m.aa = true;
+        m.questions.push_back({z.settings.name, dns::rr_type::SOA, dns::rr_class::IN});
+        m.answer.push_back(z.data->soa());
+        std::vector<uint8_t> wire;
+        m.to_wire(wire);
+        std::string zone = key_of(z.settings.name);
+        uint32_t serial = z.data->serial();
+        asio::co_spawn(
+            ex_,
+            [this, target, wire = std::move(wire), zone, serial]() mutable -> awaitable<void> {
+                auto r = co_await net::notify(ex_, target, std::move(wire));
+                if (r) {
+                    ++counters_.notify_out;
+                    log::info("notify_sent",
+                              {{"zone", zone}, {"to", target.to_string()}, {"serial", serial}});
+                } else {
+                    ++counters_.notify_out_failed;
+                    log::warn("notify_failed",
+                              {{"zone", zone}, {"to", target.to_string()}, {"error", r.error}});
+                }
+            },
+            asio::detached);
+    }
+}
+
+// --- finding zones ---
+
+auth_role::zone_state* auth_role::exact_zone(const dns::name& name) const {
+    auto it = zones_.find(key_of(name));
+    return it == zones_.end() || it->second->removed ? nullptr : it->second.get();
+}
+
+auth_role::zone_state* auth_role::find_zone(const dns::name& qname) const {
+    dns::name n = qname;
+    while (true) {
+        if (zone_state* z = exact_zone(n)) return z;
+        if (n.is_root()) return nullptr;
+        n = n.parent();
+    }
+}
+
+// --- requests ---
+
+std::vector<uint8_t> auth_role::encode(const dns::message& response, const dns::message& query,
+                                       bool tcp, const dnssec::tsig_result* tsig) {
+    size_t max = dns::max_message_size;
+    if (!tcp) {
+        max = 512;
+        if (query.opt)
+            max = std::clamp<size_t>(query.opt->udp_payload_size, 512, settings_.udp_payload_size);
+    }
+    // Room for the TSIG record added after encoding (RFC 8945 §5.3: truncate first, then sign).
+    if (tsig && tsig->key) max -= std::min<size_t>(max / 2, 64 + 2 * dns::max_name_length);
+    std::vector<uint8_t> wire;
+    response.to_wire(wire, max);
+    if (tsig) dnssec::tsig_answer(wire, *tsig, now());
+    return wire;
+}
+
+awaitable<void> auth_role::handle(const net::request& req, net::responder& out) {
+    ++counters_.queries;
+    dns::message query;
+    bool parsed = false;
+    try {
+        query = dns::message::parse(req.wire);
+        parsed = true;
+    } catch (const dns::dns_error& e) {
+        ++counters_.formerr;
+        log::debug("formerr", {{"client", req.client.to_string()}, {"error", e.what()}});
+    }
+    if (!parsed) {
+        co_await out.send(formerr_header(req.wire));
+        co_return;
+    }
+    if (query.qr) co_return;
+
+    std::optional<dnssec::tsig_result> tsig;
+    std::string key_name;
+    if (query.tsig) {
+        tsig = dnssec::tsig_verify_request(req.wire, query, keyring_, now());
+        if (!tsig->ok()) {
+            ++counters_.tsig_failures;
+            log::warn("tsig_failed", {{"client", req.client.to_string()},
+                                      {"key", tsig->key_name.to_text()},
+                                      {"reason", tsig->reason}});
+            dns::message resp = error_response(query, tsig->rcode);
+            co_await out.send(encode(resp, query, req.tcp, &*tsig));
+            co_return;
+        }
+        key_name = tsig->key_name.canonical().to_text();
+    }
+    const std::string* key = tsig ? &key_name : nullptr;
+    const dnssec::tsig_result* tp = tsig ? &*tsig : nullptr;
+    auto client = req.client.address;
+
+    auto reply = [&](const dns::message& resp) -> awaitable<void> {
+        switch (resp.rcode) {
+            case dns::rcode::NOERROR:
+                ++counters_.noerror;
+                break;
+            case dns::rcode::NXDOMAIN:
+                ++counters_.nxdomain;
+                break;
+            case dns::rcode::REFUSED:
+                ++counters_.refused;
+                break;
+            case dns::rcode::NOTAUTH:
+                ++counters_.notauth;
+                break;
+            case dns::rcode::NOTIMP:
+                ++counters_.notimp;
+                break;
+            case dns::rcode::SERVFAIL:
+                ++counters_.servfail;
+                break;
+            case dns::rcode::FORMERR:
+                ++counters_.formerr;
+                break;
+            default:
+                break;
+        }
+        co_await out.send(encode(resp, query, req.tcp, tp));
+    };
+
+    if (query.opcode == dns::opcode::NOTIFY) {
+        ++counters_.notify_in;
+        zone_state* z =
+            query.questions.size() == 1 ? exact_zone(query.questions[0].qname) : nullptr;
+        dns::message resp = make_response(query);
+        if (query.questions.size() != 1) {
+            resp.rcode = dns::rcode::FORMERR;
+        } else if (!z || !z->settings.secondary) {
+            resp.rcode = dns::rcode::NOTAUTH;
+        } else if (!z->settings.allow_notify.allows(client, key)) {
+            log::warn("notify_refused",
+                      {{"zone", key_of(z->settings.name)}, {"client", req.client.to_string()}});
+            resp.rcode = dns::rcode::REFUSED;
+        } else {
+            resp.aa = true;
+            log::info("notify_received",
+                      {{"zone", key_of(z->settings.name)}, {"client", req.client.to_string()}});
+            if (z->wake) z->wake->cancel();  // refresh now (RFC 1996 §3.11)
+        }
+        co_await reply(resp);
+        co_return;
+    }
+
+    if (query.opcode == dns::opcode::UPDATE) {
+        dns::message resp = make_response(query);
+        zone_state* z =
+            query.questions.size() == 1 ? exact_zone(query.questions[0].qname) : nullptr;
+        if (query.questions.size() != 1 || query.questions[0].qtype != dns::rr_type::SOA) {
+            resp.rcode = dns::rcode::FORMERR;
+        } else if (!z || !z->data) {
+            resp.rcode = dns::rcode::NOTAUTH;
+        } else if (z->settings.secondary) {
+            resp.rcode = dns::rcode::NOTIMP;  // no forwarding: updates go to the primary
+        } else {
+            std::optional<dns::name> signer;
+            if (tsig) signer = tsig->key_name.canonical();
+            if (!tsig && query.sig0) {
+                // SIG(0): the signer's KEY must be in the zone, and the policy names it.
+                dns::rr sig = *query.sig0;
+                dns::wire_reader rd(sig.rdata);
+                rd.skip(18);
+                dns::name signer_name = rd.read_name(false);
+                auto node = z->data->find(signer_name);
+                bool verified = false;
+                std::string why = "no KEY record at " + signer_name.to_text();
+                if (node != zone_data::npos) {
+                    auto range = z->data->rrset(node, dns::rr_type::KEY);
+                    for (uint32_t i = range.first; i < range.end && !verified; ++i) {
+                        auto rec = z->data->records()[i];
+                        try {
+                            auto res =
+                                dnssec::sig0_verify(req.wire, query, signer_name, rec.rdata, now());
+                            verified = res.ok();
+                            why = res.reason;
+                        } catch (const std::exception& e) {
+                            why = e.what();
+                        }
+                    }
+                }
+                if (verified)
+                    signer = signer_name.canonical();
+                else
+                    log::warn("sig0_failed", {{"zone", key_of(z->settings.name)},
+                                              {"signer", signer_name.to_text()},
+                                              {"reason", why}});
+            }
+            std::string signer_text = signer ? signer->to_text() : std::string();
+            if (!z->settings.allow_update.allows(client, signer ? &signer_text : nullptr)) {
+                resp.rcode = dns::rcode::REFUSED;
+                log::warn("update_refused", {{"zone", key_of(z->settings.name)},
+                                             {"client", req.client.to_string()},
+                                             {"key", signer_text},
+                                             {"reason", "allow-update"}});
+            } else {
+                update_result r;
+                try {
+                    r = apply_update(z->data->records(), z->settings.name, query,
+                                     z->settings.policy, signer);
+                } catch (const std::exception& e) {
+                    r.rcode = dns::rcode::SERVFAIL;
+                    r.reason = e.what();
+                }
+                resp.rcode = r.rcode;
+                if (r.rcode == dns::rcode::NOERROR && !r.diff.empty()) {
+                    try {
+                        dns::record_store next = apply(z->data->records(), r.diff);
+                        commit(*z, std::move(next), &r.diff);
+                        ++counters_.updates_ok;
+                        log::info("update_applied", {{"zone", key_of(z->settings.name)},
+                                                     {"serial", z->data->serial()},
+                                                     {"key", signer_text},
+                                                     {"removed", r.diff.removed.size()},
+                                                     {"added", r.diff.added.size()}});
+                    } catch (const std::exception& e) {
+                        resp.rcode = dns::rcode::SERVFAIL;
+                        log::error("update_failed",
+                                   {{"zone", key_of(z->settings.name)}, {"error", e.what()}});
+                    }
+                } else if (r.rcode != dns::rcode::NOERROR) {
+                    ++counters_.updates_refused;
+                    log::info("update_rejected", {{"zone", key_of(z->settings.name)},
+                                                  {"rcode", dns::rcode_to_text(r.rcode)},
+                                                  {"key", signer_text},
+                                                  {"reason", r.reason}});
+                }
+            }
+        }
+        co_await reply(resp);
+        co_return;
+    }
+
+    // Zone transfers first: check_query() refuses meta types such as AXFR and IXFR.
+    if (query.opcode == dns::opcode::QUERY && query.questions.size() == 1 &&
+        query.questions[0].qclass == dns::rr_class::IN &&
+        (query.questions[0].qtype == dns::rr_type::AXFR ||
+         query.questions[0].qtype == dns::rr_type::IXFR)) {
+        co_await handle_transfer_out(req, out, query, tp, key);
+        co_return;
+    }
+    if (auto rc = check_query(query)) {
+        co_await reply(error_response(query, *rc));
+        co_return;
+    }
+    zone_state* z = find_zone(query.questions[0].qname);
+    if (z && !z->data) {
+        co_await reply(error_response(query, dns::rcode::SERVFAIL));
+        co_return;
+    }
+    co_await reply(answer(z ? z->data.get() : nullptr, query));
+}
+
+awaitable<void> auth_role::handle_transfer_out(const net::request& req, net::responder& out,
+                                               const dns::message& query,
+                                               const dnssec::tsig_result* tsig,
+                                               const std::string* key) {
+    const auto& q = query.questions[0];
+    bool ixfr = q.qtype == dns::rr_type::IXFR;
+    zone_state* z = exact_zone(q.qname);
+    auto refuse = [&](uint16_t rcode, const char* why) -> awaitable<void> {
+        ++counters_.xfr_out_refused;
+        log::warn("transfer_refused", {{"zone", q.qname.to_text()},
+                                       {"client", req.client.to_string()},
+                                       {"type", ixfr ? "IXFR" : "AXFR"},
+                                       {"reason", why}});
+        co_await out.send(encode(error_response(query, rcode), query, req.tcp, tsig));
+    };
+    if (!z || !z->data) co_return co_await refuse(dns::rcode::NOTAUTH, "not authoritative");
+    if (!z->settings.allow_transfer.allows(req.client.address, key))
+        co_return co_await refuse(dns::rcode::REFUSED, "allow-transfer");
+    if (!ixfr && !req.tcp) co_return co_await refuse(dns::rcode::FORMERR, "AXFR over UDP");
+
+    std::shared_ptr<const zone_data> data = z->data;  // this version, whatever happens meanwhile
+    std::vector<std::vector<uint8_t>> messages;
+    std::optional<dnssec::tsig_session> session;
+    if (tsig) session.emplace(dnssec::tsig_session::responder(*tsig));
+    size_t max = req.tcp ? default_xfr_message_size : out.max_size();
+    if (session) max -= 64 + 2 * dns::max_name_length;
+    auto emit = [&](dns::message&& m) {
+        std::vector<uint8_t> wire;
+        m.to_wire(wire, max);
+        if (session) session->sign(wire, now());
+        messages.push_back(std::move(wire));
+    };
+    std::string failure;
+    uint16_t failure_rcode = dns::rcode::SERVFAIL;
+    try {
+        if (ixfr) {
+            std::optional<uint32_t> client_serial;
+            for (const auto& r : query.authority)
+                if (r.type == dns::rr_type::SOA && !r.rdata.empty())
+                    client_serial = soa_field(r, 0);
+            if (!client_serial) throw dns::wire_error("IXFR query without the client's SOA");
+            std::vector<dns::zone_diff> chain;
+            bool found = false;
+            for (const auto& d : z->journal) {
+                if (!found && d.from_serial == *client_serial) found = true;
+                if (found) chain.push_back(d);
+            }
+            if (!chain.empty() && chain.back().to_serial != data->serial()) chain.clear();
+            ixfr_out(data->records(), chain, query, max, !req.tcp, emit);
+            ++counters_.ixfr_out;
+        } else {
+            axfr_out(data->records(), query, max, emit);
+            ++counters_.axfr_out;
+        }
+    } catch (const dns::wire_error& e) {
+        failure = e.what();
+        failure_rcode = dns::rcode::FORMERR;
+    } catch (const std::exception& e) {
+        failure = e.what();
+    }
+    if (!failure.empty()) {
+        log::error("transfer_failed", {{"zone", q.qname.to_text()}, {"error", failure}});
+        co_await out.send(encode(error_response(query, failure_rcode), query, req.tcp, tsig));
+        co_return;
+    }
+    log::info("transfer_out", {{"zone", key_of(z->settings.name)},
+                               {"client", req.client.to_string()},
+                               {"type", ixfr ? "IXFR" : "AXFR"},
+                               {"serial", data->serial()},
+                               {"messages", messages.size()},
+                               {"key", key ? *key : std::string()}});
+    for (auto& m : messages)
+        if (!co_await out.send(std::move(m))) break;
+}
+
+// --- secondary ---
+
+awaitable<void> auth_role::refresh_loop(std::shared_ptr<zone_state> z) {
+    while (!stopping_ && !z->removed) {
+        bool ok = false;
+        try {
+            ok = co_await refresh_once(z);
+        } catch (const std::exception& e) {
+            z->last_error = e.what();
+            log::error("refresh_failed", {{"zone", key_of(z->settings.name)}, {"error", e.what()}});
+        }
+        if (stopping_ || z->removed) break;
+        int64_t t = now();
+        z->last_refresh = t;
+        if (ok) z->last_success = t;
+        uint32_t refresh = 3600, retry = 300, expire = 1209600;
+        if (z->data) {
+            refresh = soa_field(z->data->soa(), 1);
+            retry = soa_field(z->data->soa(), 2);
+            expire = soa_field(z->data->soa(), 3);
+        }
+        if (z->settings.refresh) refresh = *z->settings.refresh;
+        if (z->settings.retry) retry = *z->settings.retry;
+        if (z->settings.expire) expire = *z->settings.expire;
+        // RFC 1035 §3.3.13: stop answering when the zone has not been refreshed for EXPIRE.
+        if (z->data && z->last_success && t - *z->last_success > static_cast<int64_t>(expire)) {
+            log::error("zone_expired", {{"zone", key_of(z->settings.name)}});
+            z->data.reset();
+        }
+        uint32_t wait = ok ? refresh : (z->data ? retry : std::min<uint32_t>(retry, 10));
+        wait = std::max<uint32_t>(wait, 1);
+        z->wake->expires_after(std::chrono::seconds(wait));
+        boost::system::error_code ec;
+        co_await z->wake->async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+    z->refresh_running = false;
+}
+
+awaitable<bool> auth_role::refresh_once(std::shared_ptr<zone_state> z) {
+    const auto& s = z->settings;
+    std::optional<dnssec::tsig_key> key;
+    if (s.transfer_key) {
+        const dnssec::tsig_key* k = keyring_.find(*s.transfer_key);
+        if (!k)
+            throw std::runtime_error("transfer key " + s.transfer_key->to_text() +
+                                     " is not configured");
+        key = *k;
+    }
+    std::string errors;
+    for (const auto& primary : s.primaries) {
+        dns::message q;
+        q.id = net::random_id();
+        q.questions.push_back({s.name, dns::rr_type::SOA, dns::rr_class::IN});
+        std::vector<uint8_t> wire;
+        q.to_wire(wire);
+        std::optional<dnssec::tsig_session> session;
+        if (key) {
+            session.emplace(*key);
+            session->sign(wire, now());
+        }
+        net::query_options opts;
+        opts.timeout = std::chrono::milliseconds(2000);
+        opts.retries = 1;
+        auto r = co_await net::query(ex_, primary, std::move(wire), opts);
+        if (!r) {
+            errors += primary.to_string() + ": " + r.error + "; ";
+            continue;
+        }
+        if (session) {
+            auto v = session->verify(r.wire, r.response, now());
+            if (!v.ok()) {
+                errors += primary.to_string() + ": TSIG " + v.reason + "; ";
+                continue;
+            }
+        }
+        std::optional<uint32_t> serial;
+        for (const auto& rr : r.response.answer)
+            if (rr.type == dns::rr_type::SOA && rr.owner == s.name && !rr.rdata.empty())
+                serial = soa_field(rr, 0);
+        if (r.response.rcode != dns::rcode::NOERROR || !r.response.aa || !serial) {
+            errors += primary.to_string() + ": no authoritative SOA (" +
+                      dns::rcode_to_text(r.response.rcode) + "); ";
+            continue;
+        }
+        if (z->data && !dns::serial_lt(z->data->serial(), *serial)) {
+            z->last_error.clear();
+            co_return true;  // up to date
+        }
+        bool ok = false;
+        std::string why;
+        try {
+            ok = co_await transfer_in(z, primary, z->data != nullptr);
+        } catch (const std::exception& e) {
+            why = e.what();
+        }
+        if (!ok && z->data) {
+            // IXFR failed (not supported, journal gap handled badly, ...): fall back to AXFR.
+            log::warn("ixfr_failed",
+                      {{"zone", key_of(s.name)}, {"from", primary.to_string()}, {"error", why}});
+            try {
+                ok = co_await transfer_in(z, primary, false);
+            } catch (const std::exception& e) {
+                why = e.what();
+            }
+        }
+        if (ok) {
+            z->last_error.clear();
+            ++counters_.xfr_in_ok;
+            co_return true;
+        }
+        ++counters_.xfr_in_failed;
+        errors += primary.to_string() + ": transfer failed: " + why + "; ";
+    }
+    if (errors.size() >= 2) errors.resize(errors.size() - 2);
+    z->last_error = errors;
+    log::warn("refresh_failed", {{"zone", key_of(s.name)}, {"error", errors}});
+    co_return false;
+}
+
+awaitable<bool> auth_role::transfer_in(std::shared_ptr<zone_state> z, const net::peer& primary,
+                                       bool incremental) {
+    const auto& s = z->settings;
+    dns::message q;
+    q.id = net::random_id();
+    uint16_t qtype = incremental ? dns::rr_type::IXFR : dns::rr_type::AXFR;
+    q.questions.push_back({s.name, qtype, dns::rr_class::IN});
+    std::optional<uint32_t> ours;
+    if (incremental && z->data) {
+        q.authority.push_back(z->data->soa());
+        ours = z->data->serial();
+    }
+    std::vector<uint8_t> wire;
+    q.to_wire(wire);
+    std::optional<dnssec::tsig_session> session;
+    if (s.transfer_key) {
+        const dnssec::tsig_key* k = keyring_.find(*s.transfer_key);
+        if (!k) throw std::runtime_error("transfer key is not configured");
+        session.emplace(*k);
+        session->sign(wire, now());
+    }
+    xfr_receiver receiver(s.name, qtype, ours, q.id);
+    std::string error;
+    auto result = co_await net::transfer(
+        ex_, primary, std::move(wire), net::transfer_options{},
+        [&](std::span<const uint8_t> raw, const dns::message& m) {
+            try {
+                if (session) {
+                    auto v = session->verify(raw, m, now());
+                    if (!v.ok() && v.status != dnssec::tsig_status::unsigned_message)
+                        throw std::runtime_error("TSIG: " + v.reason);
+                }
+                receiver.feed(m);
+                return !receiver.done();
+            } catch (const std::exception& e) {
+                error = e.what();
+                return false;
+            }
+        });
+    if (!error.empty()) throw std::runtime_error(error);
+    if (!result) throw std::runtime_error(result.error);
+    receiver.finish();
+    if (session && !session->complete())
+        throw std::runtime_error("TSIG: the last message was not signed");
+    if (z->removed || stopping_) co_return false;
+    std::string how = std::string(incremental ? "IXFR" : "AXFR") + " from " + primary.to_string();
+    switch (receiver.result()) {
+        case xfr_receiver::kind::up_to_date:
+            co_return true;
+        case xfr_receiver::kind::axfr: {
+            dns::record_store records = receiver.take_zone();
+            uint32_t serial = receiver.serial();
+            zone_db_->save_full(s.name, records, serial);
+            z->journal.clear();
+            if (auto recent = zone_db_->journal_since(s.name, serial))
+                z->journal.assign(recent->begin(), recent->end());
+            commit(*z, std::move(records), nullptr);
+            break;
+        }
+        case xfr_receiver::kind::ixfr: {
+            // Each difference is committed on its own: killed half way, a restart serves a
+            // complete version and the next refresh fetches the rest.
+            for (auto& d : receiver.take_diffs()) {
+                dns::record_store next = apply(z->data->records(), d);
+                commit(*z, std::move(next), &d);
+            }
+            break;
+        }
+        case xfr_receiver::kind::none:
+            throw std::runtime_error("transfer ended early");
+    }
+    ++z->transfers_in;
+    z->last_transfer = how + " serial " + std::to_string(z->data->serial());
+    log::info("transfer_in", {{"zone", key_of(s.name)},
+                              {"type", incremental ? "IXFR" : "AXFR"},
+                              {"from", primary.to_string()},
+                              {"serial", z->data->serial()},
+                              {"records", receiver.records()},
+                              {"messages", receiver.messages()}});
+    co_return true;
+}
+
+// --- management ---
+
+roles::zone_status auth_role::status_of(const zone_state& z) const {
+    roles::zone_status st;
+    st.name = key_of(z.settings.name);
+    st.kind = z.settings.secondary ? "secondary" : "primary";
+    if (z.data) {
+        st.serial = z.data->serial();
+        st.records = z.data->records().size();
+        st.details["signed"] = z.data->is_signed() ? (z.data->nsec3() ? "NSEC3" : "NSEC") : "no";
+    }
+    if (z.settings.secondary) {
+        for (const auto& p : z.settings.primaries) {
+            if (!st.source.empty()) st.source += ", ";
+            st.source += p.to_string();
+        }
+        if (!z.last_transfer.empty()) st.details["last transfer"] = z.last_transfer;
+    } else {
+        st.source = z.settings.file;
+    }
+    st.loaded_at = z.loaded_at;
+    st.last_refresh = z.last_refresh;
+    st.last_error = z.last_error;
+    st.details["journal"] = std::to_string(z.journal.size());
+    if (!z.settings.notify.empty()) {
+        std::string n;
+        for (const auto& p : z.settings.notify)
+            n += (n.empty() ? "" : ", ") + p.to_string();
+        st.details["notify"] = n;
+    }
+    return st;
+}
+
+std::vector<roles::zone_status> auth_role::zones() const {
+    std::vector<roles::zone_status> out;
+    for (const auto& [name, z] : zones_)
+        if (!z->removed) out.push_back(status_of(*z));
+    return out;
+}
+
+std::optional<roles::zone_status> auth_role::zone(const std::string& name) const {
+    dns::name root;
+    try {
+        if (zone_state* z = exact_zone(dns::name::from_text(name, &root))) return status_of(*z);
+    } catch (const std::exception&) {
+    }
+    return std::nullopt;
+}
+
+std::string auth_role::reload_zone(const std::string& name) {
+    dns::name root;
+    zone_state* z = nullptr;
+    try {
+        z = exact_zone(dns::name::from_text(name, &root));
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    if (!z) return "no such zone: " + name;
+    if (z->settings.secondary) {
+        if (z->wake) z->wake->cancel();
+        return {};
+    }
+    std::string error = load_primary(*z, false);
+    if (!error.empty())
+        log::error("zone_reload_failed", {{"zone", key_of(z->settings.name)}, {"error", error}});
+    return error;
+}
+
+std::string auth_role::notify_zone(const std::string& name) {
+    dns::name root;
+    zone_state* z = nullptr;
+    try {
+        z = exact_zone(dns::name::from_text(name, &root));
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    if (!z) return "no such zone: " + name;
+    if (!z->data) return "zone " + name + " is not loaded";
+    if (z->settings.notify.empty()) return "zone " + name + " has no notify targets";
+    send_notifies(*z);
+    return {};
+}
+
+std::string auth_role::reconfigure(auth_settings settings) {
+    settings_.keys = settings.keys;
+    keyring_ = dnssec::tsig_keyring(settings_.keys);
+    std::map<std::string, const zone_settings*> wanted;
+    for (const auto& zs : settings.zones)
+        wanted[key_of(zs.name)] = &zs;
+    for (auto& [name, z] : zones_) {
+        if (!wanted.count(name) && !z->removed) {
+            z->removed = true;
+            if (z->wake) z->wake->cancel();
+            log::info("zone_removed", {{"zone", name}});
+        }
+    }
+    for (auto& [name, zs] : wanted) {
+        auto it = zones_.find(name);
+        if (it == zones_.end() || it->second->removed) {
+            auto z = std::make_shared<zone_state>();
+            z->settings = *zs;
+            zones_[name] = z;
+            start_zone(z);
+            log::info("zone_added", {{"zone", name}});
+            continue;
+        }
+        auto& z = *it->second;
+        bool kind_changed = z.settings.secondary != zs->secondary;
+        z.settings = *zs;
+        if (kind_changed)
+            log::warn("zone_kind_changed",
+                      {{"zone", name}, {"note", "takes effect after a restart"}});
+        if (!z.settings.secondary) {
+            std::string error = load_primary(z, false);
+            if (!error.empty())
+                log::error("zone_reload_failed", {{"zone", name}, {"error", error}});
+        } else if (z.wake) {
+            z.wake->cancel();
+        }
+    }
+    settings_.zones = std::move(settings.zones);
+    return {};
+}
+
+std::vector<roles::metric> auth_role::metrics() const {
+    std::vector<roles::metric> m;
+    auto add = [&](std::string name, std::string help, std::map<std::string, std::string> labels,
+                   double value, std::string type = "counter") {
+        m.push_back({std::move(name), std::move(help), std::move(type), std::move(labels), value});
+    };
+    const auto& c = counters_;
+    add("hsync_requests_total", "DNS messages received", {}, double(c.queries));
+    for (auto [rcode, v] : {std::pair{"NOERROR", c.noerror},
+                            {"NXDOMAIN", c.nxdomain},
+                            {"REFUSED", c.refused},
+                            {"NOTAUTH", c.notauth},
+                            {"NOTIMP", c.notimp},
+                            {"SERVFAIL", c.servfail},
+                            {"FORMERR", c.formerr}})
+        add("hsync_responses_total", "responses by RCODE", {{"rcode", rcode}}, double(v));
+    add("hsync_tsig_failures_total", "requests whose TSIG did not verify", {},
+        double(c.tsig_failures));
+    add("hsync_transfers_out_total", "zone transfers served", {{"type", "AXFR"}},
+        double(c.axfr_out));
+    add("hsync_transfers_out_total", "zone transfers served", {{"type", "IXFR"}},
+        double(c.ixfr_out));
+    add("hsync_transfers_out_refused_total", "zone transfers refused", {},
+        double(c.xfr_out_refused));
+    add("hsync_transfers_in_total", "zone transfers received", {{"result", "ok"}},
+        double(c.xfr_in_ok));
+    add("hsync_transfers_in_total", "zone transfers received", {{"result", "failed"}},
+        double(c.xfr_in_failed));
+    add("hsync_notify_received_total", "NOTIFY messages received", {}, double(c.notify_in));
+    add("hsync_notify_sent_total", "NOTIFY messages answered", {{"result", "ok"}},
+        double(c.notify_out));
+    add("hsync_notify_sent_total", "NOTIFY messages answered", {{"result", "failed"}},
+        double(c.notify_out_failed));
+    add("hsync_updates_total", "UPDATE requests", {{"result", "applied"}}, double(c.updates_ok));
+    add("hsync_updates_total", "UPDATE requests", {{"result", "rejected"}},
+        double(c.updates_refused));
+    if (server_) {
+        auto sc = server_->counters();
+        add("hsync_udp_queries_total", "UDP messages handled", {}, double(sc.udp_queries));
+        add("hsync_tcp_queries_total", "TCP messages handled", {}, double(sc.tcp_queries));
+        add("hsync_dropped_total", "messages dropped", {{"transport", "udp"}},
+            double(sc.udp_dropped));
+        add("hsync_dropped_total", "messages dropped", {{"transport", "tcp"}},
+            double(sc.tcp_dropped));
+        add("hsync_tcp_connections", "open TCP connections", {}, double(sc.tcp_connections_open),
+            "gauge");
+    }
+    size_t loaded = 0;
+    for (const auto& [n, z] : zones_)
+        if (z->data && !z->removed) {
+            ++loaded;
+            add("hsync_zone_serial", "serial served", {{"zone", n}}, double(z->data->serial()),
+                "gauge");
+        }
+    add("hsync_zones_loaded", "zones being served", {}, double(loaded), "gauge");
+    return m;
+}
+
+}  // namespace hsync::auth

@@ -1,0 +1,127 @@
+// The `auth` role: an authoritative server for zones loaded from files (primary) or
+// transferred from primaries (secondary), with NOTIFY, outbound AXFR/IXFR, UPDATE and
+// persistence in SQLite. The protocol logic lives in pure functions (answer.h, xfr.h,
+// update.h, journal.h); this file feeds them from sockets and keeps zone state.
+//
+// Everything runs on one executor (one thread): zone snapshots are swapped, never edited,
+// so a query being answered keeps the version it started with.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dnssec/tsig.h"
+#include "net/asio.h"
+#include "net/client.h"
+#include "net/server.h"
+#include "roles/auth/acl.h"
+#include "roles/auth/update.h"
+#include "roles/auth/zone_data.h"
+#include "roles/role.h"
+#include "store/database.h"
+#include "store/zone_db.h"
+
+namespace hsync::auth {
+
+struct zone_settings {
+    dns::name name;
+    bool secondary = false;
+    std::string file;                       // primary
+    std::vector<net::peer> primaries;       // secondary
+    std::optional<dns::name> transfer_key;  // secondary: TSIG for SOA queries and transfers
+    std::vector<net::peer> notify;          // NOTIFY targets on every change
+    acl allow_transfer = acl::none();
+    acl allow_notify = acl::none();
+    acl allow_update = acl::none();
+    update_policy policy;
+    std::optional<uint32_t> refresh, retry, expire;  // override the SOA's timers
+};
+
+struct auth_settings {
+    net::server_options server;
+    std::string data_dir;
+    std::vector<zone_settings> zones;
+    std::vector<dnssec::tsig_key> keys;
+    uint16_t udp_payload_size = 1232;
+    size_t journal_max_entries = 1000;  // differences kept per zone for IXFR out
+    std::function<int64_t()> clock;     // seconds since the epoch; default: the system clock
+};
+
+class auth_role final : public roles::role {
+  public:
+    auth_role(net::asio::any_io_executor ex, auth_settings settings);
+    ~auth_role() override;
+
+    // Opens the database, loads every zone, starts listening and the refresh timers.
+    // Throws on a failure that makes serving impossible (port taken, database unusable).
+    void start();
+    net::awaitable<void> stop();
+    // For a process about to exit: timers cancelled, no new work started.
+    void begin_stop();
+    // SIGHUP: zones added, removed or changed; primary zone files re-read. Returns an
+    // error text (empty on success); on error the old configuration stays.
+    std::string reconfigure(auth_settings settings);
+    std::vector<net::listen_endpoint> endpoints() const;
+
+    std::string name() const override { return "auth"; }
+    std::vector<roles::zone_status> zones() const override;
+    std::optional<roles::zone_status> zone(const std::string& name) const override;
+    std::string reload_zone(const std::string& name) override;
+    std::string notify_zone(const std::string& name) override;
+    std::vector<roles::metric> metrics() const override;
+
+    struct zone_state;  // per zone, in auth_role.cc
+
+  private:
+    net::awaitable<void> handle(const net::request& req, net::responder& out);
+    net::awaitable<void> handle_transfer_out(const net::request& req, net::responder& out,
+                                             const dns::message& query,
+                                             const dnssec::tsig_result* tsig,
+                                             const std::string* key);
+    net::awaitable<void> refresh_loop(std::shared_ptr<zone_state> z);
+    net::awaitable<bool> refresh_once(std::shared_ptr<zone_state> z);
+    net::awaitable<bool> transfer_in(std::shared_ptr<zone_state> z, const net::peer& primary,
+                                     bool incremental);
+
+    std::vector<uint8_t> encode(const dns::message& response, const dns::message& query, bool tcp,
+                                const dnssec::tsig_result* tsig);
+    zone_state* find_zone(const dns::name& qname) const;
+    zone_state* exact_zone(const dns::name& name) const;
+    void start_zone(const std::shared_ptr<zone_state>& z);
+    std::string load_primary(zone_state& z, bool at_start);
+    void load_stored(zone_state& z);
+    // Makes `records` the served version; `change` (if any) is written to the journal
+    // first. Sends NOTIFY.
+    void commit(zone_state& z, dns::record_store records, const dns::zone_diff* change);
+    void send_notifies(zone_state& z);
+    int64_t now() const;
+    roles::zone_status status_of(const zone_state& z) const;
+
+    net::asio::any_io_executor ex_;
+    auth_settings settings_;
+    dnssec::tsig_keyring keyring_;
+    std::unique_ptr<store::database> db_;
+    std::unique_ptr<store::zone_db> zone_db_;
+    std::unique_ptr<net::dns_server> server_;
+    std::map<std::string, std::shared_ptr<zone_state>> zones_;  // canonical name text
+    bool stopping_ = false;
+
+    struct counters {
+        uint64_t queries = 0, formerr = 0, refused = 0, notauth = 0, notimp = 0, servfail = 0,
+                 nxdomain = 0, noerror = 0;
+        uint64_t tsig_failures = 0;
+        uint64_t axfr_out = 0, ixfr_out = 0, xfr_out_refused = 0;
+        uint64_t xfr_in_ok = 0, xfr_in_failed = 0;
+        uint64_t notify_in = 0, notify_out = 0, notify_out_failed = 0;
+        uint64_t updates_ok = 0, updates_refused = 0;
+    };
+    counters counters_;
+};
+
+}  // namespace hsync::auth
