@@ -273,7 +273,7 @@ TEST(Config, BindKeyFile) {
         FAIL() << "accepted a key file with a missing ';'";
     } catch (const config_error& e) {
         EXPECT_EQ(e.line(), 5);
-        EXPECT_NE(std::string(e.what()).find("broken.key:4: expected \";\", found \"}\""),
+        EXPECT_NE(std::string(e.what()).find("broken.key:4: expected ';', found '}'"),
                   std::string::npos)
             << e.what();
     }

@@ -1,5 +1,7 @@
 #include "cmd/hsyncd/config.h"
 
+#include "dnssec/tsig.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -363,120 +365,35 @@ std::string check_key_material(std::string& algorithm, const std::string& secret
     return {};
 }
 
-// A small tokenizer for BIND's named.conf syntax, enough for key files.
-struct bind_token {
-    std::string text;
-    bool quoted = false;
-    int line = 0;
-};
-
-std::vector<bind_token> tokenize_bind(const std::string& text, const std::string& file) {
-    std::vector<bind_token> out;
-    int line = 1;
-    size_t i = 0;
-    while (i < text.size()) {
-        char ch = text[i];
-        if (ch == '\n') {
-            ++line, ++i;
-        } else if (std::isspace(static_cast<unsigned char>(ch))) {
-            ++i;
-        } else if (ch == '#' || (ch == '/' && i + 1 < text.size() && text[i + 1] == '/')) {
-            while (i < text.size() && text[i] != '\n')
-                ++i;
-        } else if (ch == '/' && i + 1 < text.size() && text[i + 1] == '*') {
-            int start = line;
-            i += 2;
-            while (i + 1 < text.size() && !(text[i] == '*' && text[i + 1] == '/'))
-                line += text[i++] == '\n';
-            if (i + 1 >= text.size()) throw config_error(file, start, "", "unterminated comment");
-            i += 2;
-        } else if (ch == '"') {
-            int start = line;
-            std::string s;
-            ++i;
-            while (i < text.size() && text[i] != '"') {
-                if (text[i] == '\n') ++line;
-                s += text[i++];
-            }
-            if (i >= text.size()) throw config_error(file, start, "", "unterminated string");
-            ++i;
-            out.push_back({s, true, start});
-        } else if (ch == '{' || ch == '}' || ch == ';') {
-            out.push_back({std::string(1, ch), false, line});
-            ++i;
-        } else {
-            std::string s;
-            while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i])) &&
-                   text[i] != '{' && text[i] != '}' && text[i] != ';' && text[i] != '"')
-                s += text[i++];
-            out.push_back({s, false, line});
-        }
-    }
-    return out;
-}
-
 }  // namespace
 
+// BIND key files are read by the DNSSEC layer's parser (the one `hsyncctl tsig` uses);
+// its errors name the line, which becomes the config error's line.
 std::vector<tsig_key> parse_bind_key_file(const std::string& text, const std::string& file) {
-    auto toks = tokenize_bind(text, file);
-    std::vector<tsig_key> keys;
-    size_t i = 0;
-    int last_line = toks.empty() ? 1 : toks.back().line;
-    auto expect = [&](std::string_view what) -> const bind_token& {
-        if (i >= toks.size())
-            throw config_error(file, last_line, "", "expected " + quote(what) + " at end of file");
-        const auto& t = toks[i++];
-        if (!what.empty() && (t.quoted || t.text != what))
-            throw config_error(file, t.line, "",
-                               "expected " + quote(what) + ", found " + quote(t.text));
-        return t;
-    };
-    while (i < toks.size()) {
-        const auto& kw = expect("");
-        if (kw.quoted || kw.text != "key")
-            throw config_error(file, kw.line, "",
-                               "expected \"key\", found " + quote(kw.text) +
-                                   " (a key file holds only key statements)");
-        const auto& name_tok = expect("");
-        tsig_key k;
-        k.origin = file + ":" + std::to_string(name_tok.line);
-        try {
-            std::string n = name_tok.text;
-            if (n.empty() || n.back() != '.') n += '.';
-            k.name = dns::name::from_text(n).canonical().to_text();
-        } catch (const dns::dns_error& e) {
-            throw config_error(file, name_tok.line, "",
-                               quote(name_tok.text) + " is not a key name: " + e.what());
+    std::vector<dnssec::tsig_key> parsed;
+    try {
+        parsed = dnssec::parse_tsig_key_file(text);
+    } catch (const dns::dns_error& e) {
+        std::string message = e.what();
+        int line = 0;
+        const std::string prefix = "key file line ";
+        if (message.rfind(prefix, 0) == 0) {
+            line = std::atoi(message.c_str() + prefix.size());
+            size_t colon = message.find(": ");
+            if (colon != std::string::npos) message = message.substr(colon + 2);
         }
-        expect("{");
-        std::optional<std::string> algorithm, secret;
-        int secret_line = name_tok.line;
-        while (i < toks.size() && toks[i].text != "}") {
-            const auto& field = expect("");
-            const auto& val = expect("");
-            expect(";");
-            if (field.text == "algorithm") {
-                algorithm = val.text;
-            } else if (field.text == "secret") {
-                secret = val.text;
-                secret_line = val.line;
-            } else {
-                throw config_error(
-                    file, field.line, "",
-                    "unknown key field " + quote(field.text) + " (expected algorithm or secret)");
-            }
-        }
-        expect("}");
-        expect(";");
-        if (!algorithm || !secret)
-            throw config_error(file, name_tok.line, "",
-                               "key " + quote(name_tok.text) + " needs both algorithm and secret");
-        k.algorithm = *algorithm;
-        std::string err = check_key_material(k.algorithm, *secret, k.secret);
-        if (!err.empty()) throw config_error(file, secret_line, "", err);
-        keys.push_back(std::move(k));
+        throw config_error(file, line, "", message);
     }
-    if (keys.empty()) throw config_error(file, 1, "", "no key statement found");
+    if (parsed.empty()) throw config_error(file, 1, "", "no key statement found");
+    std::vector<tsig_key> keys;
+    for (auto& k : parsed) {
+        tsig_key out;
+        out.name = k.name.canonical().to_text();
+        out.algorithm = dnssec::tsig_algorithm_text(k.algorithm);
+        out.secret = std::move(k.secret);
+        out.origin = file;
+        keys.push_back(std::move(out));
+    }
     return keys;
 }
 
