@@ -207,7 +207,7 @@ name name::parent(size_t n) const {
 }
 
 name name::concat(const name& suffix) const {
-    if (size_ - 1 + suffix.size_ > max_name_length)
+    if (size_t{size_} - 1 + suffix.size_ > max_name_length)
         throw dns_error("domain name longer than 255 octets");
     name result;
     std::memcpy(result.wire_.data(), wire_.data(), size_ - 1);

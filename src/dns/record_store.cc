@@ -89,6 +89,12 @@ size_t record_store::sort(size_t* ttl_fixes) {
         if (int c = canonical_compare(a.owner, b.owner)) return c;
         if (a.rclass != b.rclass) return a.rclass < b.rclass ? -1 : 1;
         if (a.type != b.type) return a.type < b.type ? -1 : 1;
+        // RRSIGs form one RRset per type covered (RFC 4034 §3: their TTL follows it).
+        if ((a.type == rr_type::RRSIG || a.type == rr_type::SIG) && a.rdata.size() >= 2 &&
+            b.rdata.size() >= 2) {
+            int ca = a.rdata[0] << 8 | a.rdata[1], cb = b.rdata[0] << 8 | b.rdata[1];
+            if (ca != cb) return ca < cb ? -1 : 1;
+        }
         return 0;
     };
     auto full_cmp = [&](const record_view& a, const record_view& b) {

@@ -33,7 +33,7 @@ class record_store {
     void add(const rr& record, uint32_t source = 0);
 
     // Canonical order; duplicates (same owner, class, type and RDATA) are dropped and their
-    // count returned. Within an RRset every record takes the TTL of the RRset's first
+    // count returned. Within an RRset (RRSIGs: per type covered) every record takes the TTL of the RRset's first
     // record as added (as BIND does when TTLs differ); `ttl_fixes` counts such records.
     size_t sort(size_t* ttl_fixes = nullptr);
 

@@ -284,9 +284,13 @@ key_rdata key_rdata::parse(std::span<const uint8_t> rdata) {
 }
 
 std::vector<uint8_t> key_rdata::to_wire() const {
-    std::vector<uint8_t> out{static_cast<uint8_t>(flags >> 8), static_cast<uint8_t>(flags),
-                             protocol, algorithm};
-    out.insert(out.end(), public_key.begin(), public_key.end());
+    // Sized up front: g++ 12 misreads insert() after an initializer list (-Warray-bounds).
+    std::vector<uint8_t> out(4 + public_key.size());
+    out[0] = static_cast<uint8_t>(flags >> 8);
+    out[1] = static_cast<uint8_t>(flags);
+    out[2] = protocol;
+    out[3] = algorithm;
+    std::copy(public_key.begin(), public_key.end(), out.begin() + 4);
     return out;
 }
 

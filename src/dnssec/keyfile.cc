@@ -325,8 +325,13 @@ std::string format_public_key_file(const key& k) {
         if (v) out += "; " + std::string(t.name) + ": " + format_key_time(*v) + "\n";
     }
     out += k.owner().to_text();
-    if (k.ttl) out += " " + std::to_string(*k.ttl);
-    out += " IN " + dns::type_to_text(k.rr_type()) + " ";
+    if (k.ttl) {
+        out += ' ';
+        out += std::to_string(*k.ttl);
+    }
+    out += " IN ";
+    out += dns::type_to_text(k.rr_type());
+    out += ' ';
     dns::rdata_to_text(k.rr_type(), k.rdata(), out);
     out += "\n";
     return out;

@@ -80,9 +80,13 @@ nsec3_params nsec3_params::parse(std::span<const uint8_t> rdata) {
 
 std::vector<uint8_t> nsec3_params::to_wire() const {
     if (salt.size() > 255) throw dnssec_error("NSEC3 salt longer than 255 octets");
-    std::vector<uint8_t> out{algorithm, flags, static_cast<uint8_t>(iterations >> 8),
-                             static_cast<uint8_t>(iterations), static_cast<uint8_t>(salt.size())};
-    out.insert(out.end(), salt.begin(), salt.end());
+    std::vector<uint8_t> out(5 + salt.size());
+    out[0] = algorithm;
+    out[1] = flags;
+    out[2] = static_cast<uint8_t>(iterations >> 8);
+    out[3] = static_cast<uint8_t>(iterations);
+    out[4] = static_cast<uint8_t>(salt.size());
+    std::copy(salt.begin(), salt.end(), out.begin() + 5);
     return out;
 }
 
@@ -167,11 +171,9 @@ dns::name nsec3_owner(std::span<const uint8_t> hash, const dns::name& zone) {
 std::vector<uint8_t> nsec3_rdata(const nsec3_params& params, bool opt_out,
                                  std::span<const uint8_t> next_hash,
                                  std::span<const uint16_t> types) {
-    std::vector<uint8_t> out{
-        params.algorithm, static_cast<uint8_t>(opt_out ? nsec3_flag_opt_out : 0),
-        static_cast<uint8_t>(params.iterations >> 8), static_cast<uint8_t>(params.iterations),
-        static_cast<uint8_t>(params.salt.size())};
-    out.insert(out.end(), params.salt.begin(), params.salt.end());
+    nsec3_params with_flags = params;
+    with_flags.flags = static_cast<uint8_t>(opt_out ? nsec3_flag_opt_out : 0);
+    std::vector<uint8_t> out = with_flags.to_wire();
     out.push_back(static_cast<uint8_t>(next_hash.size()));
     out.insert(out.end(), next_hash.begin(), next_hash.end());
     append_type_bitmap(types, out);

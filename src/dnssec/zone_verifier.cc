@@ -288,7 +288,10 @@ class zone_verification {
                     if (algs.any()) {
                         what += " of algorithm";
                         for (size_t x = 0; x < 256; ++x)
-                            if (missing.test(x)) what += " " + algorithm_name(uint8_t(x));
+                            if (missing.test(x)) {
+                                what += ' ';
+                                what += algorithm_name(uint8_t(x));
+                            }
                     }
                     errors[c].push_back(failure(owner, set.type, what, reasons));
                 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dns/error.h"
+#include "dns/record_store.h"
 #include "dns/rr.h"
 
 using namespace hsync::dns;
@@ -291,4 +292,25 @@ TEST(Rr, TextLineAndGenericForm) {
     rr r2 = rr::from_text("www IN 300 A 192.0.2.1", name::from_text("example."));
     EXPECT_EQ(r2.to_text(), "www.example.\t300\tIN\tA\t192.0.2.1");
     EXPECT_THROW(rr::from_text("www.example. 300 IN"), text_error);
+}
+
+TEST(RecordStore, RrsigTtlFollowsTheRrsetItCovers) {
+    record_store store;
+    name origin = name::from_text("example.");
+    store.add(rr::from_text(
+        "example. 3600 IN RRSIG SOA 13 1 3600 20240201000000 20240101000000 1 example. AA==",
+        origin));
+    store.add(rr::from_text(
+        "example. 300 IN RRSIG NSEC 13 1 300 20240201000000 20240101000000 1 example. AA==",
+        origin));
+    store.add(rr::from_text("example. 600 IN A 192.0.2.1", origin));
+    store.add(rr::from_text("example. 900 IN A 192.0.2.2", origin));
+    size_t fixes = 0;
+    EXPECT_EQ(store.sort(&fixes), 0u);
+    EXPECT_EQ(fixes, 1u);  // the second A takes the first A's TTL
+    for (size_t i = 0; i < store.size(); ++i) {
+        auto r = store[i];
+        if (r.type == rr_type::A) EXPECT_EQ(r.ttl, 600u);
+        if (r.type == rr_type::RRSIG) EXPECT_EQ(r.ttl, r.rdata[1] == rr_type::SOA ? 3600u : 300u);
+    }
 }

@@ -128,9 +128,9 @@ class responder {
     // leaves out) and the NSEC3 covering the next closer name. Returns the encloser.
     dns::name closest_encloser_proof(const dns::name& n, size_t labels) {
         const size_t apex_labels = z_.origin().label_count();
-        for (size_t l = std::min(labels, n.label_count());; --l) {
+        for (size_t l = std::max(apex_labels, std::min(labels, n.label_count()));; --l) {
             dns::name ce = ancestor(n, l);
-            if (auto m = z_.nsec3_match(z_.nsec3_hash(ce)); m || l == apex_labels) {
+            if (auto m = z_.nsec3_match(z_.nsec3_hash(ce)); m || l <= apex_labels) {
                 add_nsec3(m);
                 if (l < n.label_count())
                     add_nsec3(z_.nsec3_cover(z_.nsec3_hash(ancestor(n, l + 1))));
