@@ -580,3 +580,478 @@ def run_tests(namespace: dict, argv: Sequence[str] | None = None) -> int:
     print(f"{len(tests) - len(failed)}/{len(tests)} passed" +
           (f"; failed: {', '.join(failed)}" if failed else ""), flush=True)
     return 1 if failed or not tests else 0
+
+
+# --------------------------------------------------------------------------- hsyncd & servers (system tests)
+
+import base64 as _base64
+import json as _json
+import secrets as _secrets
+
+
+def tsig_secret(nbytes: int = 32) -> str:
+    """A random base64 TSIG secret."""
+    return _base64.b64encode(_secrets.token_bytes(nbytes)).decode()
+
+
+def _tcp_connects(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+class Hsyncd:
+    """A running `hsyncd -c CONFIG`: .port (DNS, UDP+TCP), .mgmt_port, .data_dir,
+    .log_path (log-file), .config_path, .workdir, .proc; stop(), kill9(), start() again
+    with the same config and data, ctl(*args) runs hsyncctl against it."""
+
+    def __init__(self, workdir: Path, config_path: Path, port: int, mgmt_port: int,
+                 data_dir: Path, log_path: Path, timeout: float):
+        self.workdir, self.config_path = workdir, config_path
+        self.port, self.mgmt_port, self.host = port, mgmt_port, "127.0.0.1"
+        self.data_dir, self.log_path, self.timeout = data_dir, log_path, timeout
+        self.proc: Process | None = None
+        self.starts = 0
+
+    def start(self, wait_zones: Iterable[str] = ()) -> "Hsyncd":
+        """Starts (or restarts) the daemon; waits for the management port and DNS port,
+        then until every zone in wait_zones answers SOA."""
+        if self.proc is not None and self.proc.alive():
+            fail("Hsyncd.start: already running")
+        self.starts += 1
+        self.proc = Process([hsyncd_path(), "-c", self.config_path], f"hsyncd#{self.starts}",
+                            self.workdir / f"hsyncd-stderr-{self.starts}.log", cwd=str(self.workdir))
+        try:
+            wait_until(lambda: _tcp_connects("127.0.0.1", self.mgmt_port)
+                       and _tcp_connects("127.0.0.1", self.port), self.timeout,
+                       "hsyncd management and DNS ports open", process=self.proc)
+            for z in wait_zones:
+                wait_until(lambda: soa_answers("127.0.0.1", self.port, z), self.timeout,
+                           f"hsyncd serving {z} on port {self.port}", process=self.proc)
+        except BaseException:
+            self.proc.stop()
+            raise
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.alive()
+
+    def stop(self) -> int | None:
+        return self.proc.stop() if self.proc is not None else None
+
+    def kill9(self) -> None:
+        """SIGKILL now (no clean shutdown), and reap it."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.popen.wait(10)
+        self.proc.stop()
+
+    def log(self) -> str:
+        """Everything the daemon wrote on stderr, all runs."""
+        parts = []
+        for i in range(1, self.starts + 1):
+            with contextlib.suppress(OSError):
+                parts.append((self.workdir / f"hsyncd-stderr-{i}.log").read_text(errors="replace"))
+        return "".join(parts)
+
+    def ctl(self, *args, **kw) -> Result:
+        kw.setdefault("timeout", 30)
+        return hsyncctl("--server", f"127.0.0.1:{self.mgmt_port}", *args, **kw)
+
+    def zone_json(self, zone: str) -> dict:
+        return _json.loads(self.ctl("zone", "show", zone, "--json").stdout)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def start_hsyncd(config: dict | str, workdir: Path, *, port: int | None = None,
+                 mgmt_port: int | None = None, wait_zones: Iterable[str] = (),
+                 timeout: float = 30, start: bool = True) -> Hsyncd:
+    """Writes workdir/hsyncd.yaml and starts hsyncd on it. `config` is a dict (written as
+    JSON, which YAML accepts) or YAML text; `listen`, `management`, `data-dir` (workdir/data),
+    `log-file` (workdir/hsyncd.log) and `log-level: debug` are filled in when absent.
+    Returns the handle (stopped at test end like every Process)."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    mgmt_port = mgmt_port or free_port()
+    defaults = {"listen": [f"127.0.0.1:{port}"], "management": f"127.0.0.1:{mgmt_port}",
+                "data-dir": str(workdir / "data"), "log-file": str(workdir / "hsyncd.log"),
+                "log-level": "debug"}
+    if isinstance(config, dict):
+        cfg = dict(config)
+        cfg.setdefault("role", "auth")
+        for k, v in defaults.items():
+            cfg.setdefault(k, v)
+        text = _json.dumps(cfg, indent=2) + "\n"
+        data_dir = Path(cfg["data-dir"])
+        log_path = Path(cfg["log-file"])
+    else:
+        head = []
+        if not re.search(r"(?m)^role:", config):
+            head.append("role: auth")
+        for k, v in defaults.items():
+            if not re.search(rf"(?m)^{re.escape(k)}:", config):
+                head.append(f"{k}: {_json.dumps(v)}")
+        text = "\n".join(head) + "\n" + config
+        m = re.search(r"(?m)^data-dir:\s*\"?([^\"\n]+)\"?", text)
+        data_dir = Path(m.group(1)) if m else workdir / "data"
+        m = re.search(r"(?m)^log-file:\s*\"?([^\"\n]+)\"?", text)
+        log_path = Path(m.group(1)) if m else workdir / "hsyncd.log"
+    if not data_dir.is_absolute():
+        data_dir = workdir / data_dir
+    if not log_path.is_absolute():
+        log_path = workdir / log_path
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cfg_path = workdir / "hsyncd.yaml"
+    cfg_path.write_text(text)
+    h = Hsyncd(workdir, cfg_path, port, mgmt_port, data_dir, log_path, timeout)
+    if start:
+        h.start(wait_zones)
+    return h
+
+
+def soa_serial(server: str, port: int, zone: str, key: str | None = None) -> int | None:
+    """The SOA serial the server gives for zone (dig +short, one 1 s try), or None.
+    key: 'alg:name:secret' to sign the query."""
+    argv = [require_program("dig"), "+short", "+norec", "+time=1", "+tries=1", "-p", str(port),
+            f"@{server}", zone, "SOA"]
+    if key:
+        argv[1:1] = ["-y", key]
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=5)
+    except subprocess.TimeoutExpired:
+        return None
+    for line in p.stdout.splitlines():
+        f = line.split()
+        if len(f) == 7 and f[2].isdigit():
+            return int(f[2])
+    return None
+
+
+def wait_serial(server: str, port: int, zone: str, serial: int, timeout: float = 30,
+                process: Process | None = None, key: str | None = None) -> None:
+    """Waits until server:port serves zone with SOA serial `serial` (dig +short SOA);
+    fails with the last serial seen."""
+    seen: list[int | None] = [None]
+
+    def ok() -> bool:
+        seen[0] = soa_serial(server, port, zone, key)
+        return seen[0] == serial
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and not process.alive():
+            fail(f"waiting for {zone} serial {serial} on {server}#{port}: {process.name} exited "
+                 f"with code {process.popen.returncode}; log:\n" + _tail(process.log()))
+        if ok():
+            return
+        time.sleep(0.2)
+    fail(f"{server}#{port} did not serve {zone} serial {serial} within {timeout}s "
+         f"(last serial seen: {seen[0]})")
+
+
+class DigAnswer:
+    """One parsed dig response: rcode, flags (set), sections {'answer','authority',
+    'additional'} of normalised RR lines, edns (bool), raw text."""
+
+    def __init__(self, raw: str):
+        self.raw = raw
+        self.rcode = None
+        self.flags: set[str] = set()
+        self.edns = False
+        self.edns_flags: set[str] = set()
+        self.udp_size = 0
+        self.sections: dict[str, list[str]] = {"answer": [], "authority": [], "additional": []}
+        sec = None
+        for line in raw.splitlines():
+            m = re.search(r"->>HEADER<<- opcode: (\w+), status: (\w+), id: (\d+)", line)
+            if m:
+                self.rcode = m.group(2)
+                continue
+            m = re.match(r";; flags:([^;]*);", line)
+            if m:
+                self.flags = set(m.group(1).split())
+                continue
+            m = re.match(r"; EDNS: version: (\d+), flags:([^;]*); udp: (\d+)", line)
+            if m:
+                self.edns = True
+                self.edns_flags = set(m.group(2).split())
+                self.udp_size = int(m.group(3))
+            m = re.match(r";; (ANSWER|AUTHORITY|ADDITIONAL) SECTION:", line)
+            if m:
+                sec = m.group(1).lower()
+                continue
+            if line.startswith(";") or not line.strip():
+                if not line.strip():
+                    sec = None
+                continue
+            if sec:
+                self.sections[sec].append(_canonical_rr(line))
+
+    def __repr__(self):
+        return (f"rcode={self.rcode} flags={sorted(self.flags)} "
+                + " ".join(f"{k}={len(v)}" for k, v in self.sections.items()))
+
+
+def _canonical_rr(line: str) -> str:
+    """RR line with whitespace normalised and the owner name in lower case."""
+    s = normalize_rr_line(strip_comment(line))
+    parts = s.split(" ", 1)
+    return parts[0].lower() + (" " + parts[1] if len(parts) > 1 else "")
+
+
+def dig_many(server: str, port: int, queries: Sequence[tuple[str, str]], opts: Sequence[str] = (),
+             timeout: float = 60) -> list[DigAnswer]:
+    """Runs ONE dig for several (name, type) queries with the same options; returns one
+    DigAnswer per query, in order. Fails if dig gives no answer for any of them."""
+    argv = [require_program("dig"), "+norec", "+nocmd", "+nostats", "+time=3", "+tries=1",
+            *opts, "-p", str(port), f"@{server}"]
+    for name, qtype in queries:
+        argv += [name, qtype]
+    res = run(argv, timeout=timeout, check_rc=None)
+    blocks = res.stdout.split(";; Got answer:")[1:]
+    if len(blocks) != len(queries):
+        fail(f"dig returned {len(blocks)} answers for {len(queries)} queries\n  " + res.describe())
+    return [DigAnswer(b) for b in blocks]
+
+
+def dig1(server: str, port: int, name: str, qtype: str = "A", *opts: str) -> DigAnswer:
+    return dig_many(server, port, [(name, qtype)], opts)[0]
+
+
+def start_named_config(workdir: Path, body: str, *, port: int | None = None,
+                       options: str = "", wait_zones: Iterable[str] = (),
+                       debug: int = 0, timeout: float = 30) -> Server:
+    """Starts `named -g` on 127.0.0.1:port with the given top-level `body` (zone, key,
+    server statements) and extra `options`; logs at info (or debug level `debug`) to
+    workdir/named.log with categories printed; waits until every zone in wait_zones
+    answers SOA."""
+    named = require_program("named")
+    port = port or free_port()
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    conf = workdir / "named.conf"
+    sev = f"debug {debug}" if debug else "info"
+    conf.write_text(f"""options {{
+    directory "{workdir}";
+    pid-file none;
+    session-keyfile none;
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    recursion no;
+    notify no;
+    dnssec-validation no;
+    allow-query {{ any; }};
+    max-cache-size 16M;
+    {options}
+}};
+controls {{ }};
+logging {{ channel out {{ stderr; severity {sev}; print-time yes; print-category yes; }};
+           category default {{ out; }}; category xfer-in {{ out; }}; category xfer-out {{ out; }};
+           category notify {{ out; }}; }};
+{body}""")
+    argv = [named, "-g", "-n", "1", "-c", str(conf)]
+    if os.geteuid() == 0:
+        argv += ["-u", "root"]
+    proc = Process(argv, "named", workdir / "named.log", cwd=str(workdir))
+    zl = [z if z.endswith(".") else z + "." for z in wait_zones]
+    server = Server(proc, "127.0.0.1", port, workdir, zl)
+    try:
+        wait_until(lambda: _tcp_connects("127.0.0.1", port), timeout, "named listening",
+                   process=proc)
+        for n in zl:
+            wait_until(lambda: soa_answers("127.0.0.1", port, n), timeout,
+                       f"named serving {n} on port {port}", process=proc)
+    except BaseException:
+        proc.stop()
+        raise
+    return server
+
+
+def start_knotd_config(workdir: Path, body: str, *, port: int | None = None,
+                       wait_zones: Iterable[str] = (), timeout: float = 30) -> Server:
+    """Starts `knotd -c CONF` on 127.0.0.1:port; `body` is the YAML after the server,
+    database, log and template sections (key:, remote:, acl:, zone: ...). Storage is
+    workdir/storage (template default). Waits until every zone in wait_zones answers SOA."""
+    knotd = require_program("knotd")
+    port = port or free_port()
+    workdir = Path(workdir)
+    (workdir / "run").mkdir(parents=True, exist_ok=True)
+    storage = workdir / "storage"
+    storage.mkdir(exist_ok=True)
+    user_line = "    user: root:root\n" if os.geteuid() == 0 else ""
+    conf = workdir / "knot.conf"
+    conf.write_text(f"""server:
+    rundir: "{workdir / 'run'}"
+{user_line}    listen: 127.0.0.1@{port}
+    background-workers: 1
+    udp-workers: 1
+    tcp-workers: 1
+database:
+    storage: "{storage}"
+log:
+  - target: stderr
+    any: info
+template:
+  - id: default
+    storage: "{storage}"
+    semantic-checks: off
+{body}""")
+    proc = Process([knotd, "-c", str(conf)], "knotd", workdir / "knotd.log", cwd=str(workdir))
+    zl = [z if z.endswith(".") else z + "." for z in wait_zones]
+    server = Server(proc, "127.0.0.1", port, workdir, zl)
+    try:
+        wait_until(lambda: _tcp_connects("127.0.0.1", port), timeout, "knotd listening",
+                   process=proc)
+        for n in zl:
+            wait_until(lambda: soa_answers("127.0.0.1", port, n), timeout,
+                       f"knotd serving {n} on port {port}", process=proc)
+    except BaseException:
+        proc.stop()
+        raise
+    return server
+
+
+def nsupdate(server: str, port: int, zone: str, commands: str, key: str | None = None,
+             tcp: bool = False, timeout: float = 60) -> Result:
+    """Runs `nsupdate [-y key] [-v]` with `server`, `zone`, the commands and `send`;
+    returns the Result (any exit code; inspect .rc and .stdout/.stderr)."""
+    argv = [require_program("nsupdate")]
+    if key:
+        argv += ["-y", key]
+    if tcp:
+        argv.append("-v")
+    script = f"server {server} {port}\nzone {zone}\n{commands.strip()}\nsend\n"
+    return run(argv, input=script, timeout=timeout, check_rc=None)
+
+
+def wait_log_match(text_fn: Callable[[], str], pattern: str, timeout: float, what: str,
+                   process: Process | None = None, start: int = 0) -> re.Match:
+    """Waits until regex `pattern` matches text_fn()[start:]; returns the match."""
+    found: list[re.Match] = []
+
+    def seen() -> bool:
+        m = re.search(pattern, text_fn()[start:])
+        if m:
+            found.append(m)
+        return bool(m)
+
+    wait_until(seen, timeout, what, process=process)
+    return found[0]
+
+
+# --------------------------------------------------------------------------- raw DNS wire
+
+
+def encode_name(name: str) -> bytes:
+    """Uncompressed wire form of a presentation name (no escapes)."""
+    out = b""
+    for label in name.rstrip(".").split("."):
+        if label:
+            b = label.encode()
+            out += bytes([len(b)]) + b
+    return out + b"\0"
+
+
+RR_TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16, "AAAA": 28,
+            "OPT": 41, "DS": 43, "RRSIG": 46, "NSEC": 47, "DNSKEY": 48, "NSEC3": 50,
+            "IXFR": 251, "AXFR": 252, "ANY": 255}
+RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED",
+          6: "YXDOMAIN", 7: "YXRRSET", 8: "NXRRSET", 9: "NOTAUTH", 10: "NOTZONE"}
+
+
+def build_query(name: str, qtype: str | int = "A", qid: int = 0x1234, *, flags: int = 0,
+                edns: int | None = None, do: bool = False, opcode: int = 0) -> bytes:
+    """A query message: header (flags word ORed with opcode<<11), one question (class IN),
+    and an OPT RR with payload size `edns` when given."""
+    import struct
+    t = RR_TYPES[qtype] if isinstance(qtype, str) else qtype
+    ar = 1 if edns is not None else 0
+    msg = struct.pack("!HHHHHH", qid, flags | (opcode << 11), 1, 0, 0, ar)
+    msg += encode_name(name) + struct.pack("!HH", t, 1)
+    if edns is not None:
+        msg += b"\0" + struct.pack("!HHIH", 41, edns, 0x8000 if do else 0, 0)
+    return msg
+
+
+class WireHeader:
+    """The 12-byte header of a message: id, qr, opcode, aa, tc, rd, ra, ad, cd, rcode, counts."""
+
+    def __init__(self, data: bytes):
+        import struct
+        if len(data) < 12:
+            fail(f"message of {len(data)} bytes has no complete header: {data!r}")
+        (self.id, f, self.qdcount, self.ancount, self.nscount,
+         self.arcount) = struct.unpack("!HHHHHH", data[:12])
+        self.qr, self.opcode = bool(f & 0x8000), (f >> 11) & 0xF
+        self.aa, self.tc, self.rd = bool(f & 0x400), bool(f & 0x200), bool(f & 0x100)
+        self.ra, self.ad, self.cd = bool(f & 0x80), bool(f & 0x20), bool(f & 0x10)
+        self.rcode = f & 0xF
+        self.size = len(data)
+
+    @property
+    def rcode_name(self) -> str:
+        return RCODES.get(self.rcode, str(self.rcode))
+
+    def __repr__(self):
+        fl = [n for n in ("qr", "aa", "tc", "rd", "ra", "ad", "cd") if getattr(self, n)]
+        return (f"id={self.id} opcode={self.opcode} rcode={self.rcode_name} flags={fl} "
+                f"counts={self.qdcount}/{self.ancount}/{self.nscount}/{self.arcount} size={self.size}")
+
+
+def udp_exchange(port: int, data: bytes, timeout: float = 1.0, host: str = "127.0.0.1",
+                 source: str = "127.0.0.1") -> bytes | None:
+    """Sends one datagram, returns the first reply or None after `timeout` s."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((source, 0))
+        s.settimeout(timeout)
+        s.sendto(data, (host, port))
+        try:
+            return s.recvfrom(65535)[0]
+        except (socket.timeout, ConnectionRefusedError):
+            return None
+
+
+def tcp_recv_message(s: socket.socket) -> bytes | None:
+    """Reads one length-prefixed message; None when the peer closed or timed out first."""
+    import struct
+
+    def recv_exact(n: int) -> bytes | None:
+        buf = b""
+        while len(buf) < n:
+            try:
+                chunk = s.recv(n - len(buf))
+            except (socket.timeout, ConnectionResetError):
+                return None
+            if not chunk:
+                return None
+            buf += chunk
+        return buf
+
+    ln = recv_exact(2)
+    if ln is None:
+        return None
+    return recv_exact(struct.unpack("!H", ln)[0])
+
+
+def tcp_exchange(port: int, data: bytes, timeout: float = 2.0, host: str = "127.0.0.1",
+                 raw: bool = False) -> bytes | None:
+    """Sends one message over a new TCP connection (with the 2-byte length unless raw),
+    returns the reply, or None if the server closed or said nothing within `timeout`."""
+    import struct
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect((host, port))
+        try:
+            s.sendall(data if raw else struct.pack("!H", len(data)) + data)
+        except (BrokenPipeError, ConnectionResetError):
+            return None
+        return tcp_recv_message(s)

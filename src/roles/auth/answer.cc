@@ -81,7 +81,9 @@ class responder {
         return true;
     }
 
-    // Every RRset at `node` (QTYPE ANY). DNSSEC types only with DNSSEC, as BIND does.
+    // Every RRset at `node` (QTYPE ANY). ANY asks for every type, RRSIG and NSEC included
+    // (RFC 4035 §3.1.1), so they are given without DO too, as BIND does; with DO each
+    // RRSIG comes after the RRset it covers.
     bool add_all(node_id node, const dns::name* owner) {
         auto rg = z_.node_records(node);
         bool any = false;
@@ -90,8 +92,21 @@ class responder {
             uint16_t t = z_.records()[i].type;
             if (i != rg.first && t == last) continue;
             last = t;
-            if (t == rr_type::RRSIG) continue;
-            if (!dnssec_ && (t == rr_type::NSEC || t == rr_type::NSEC3)) continue;
+            if (t == rr_type::RRSIG) {
+                if (!dnssec_) {
+                    for (uint32_t j = i; j < rg.end && z_.records()[j].type == t; ++j) {
+                        auto v = z_.records()[j];
+                        uint32_t sig_ttl = v.ttl;
+                        if (v.rdata.size() >= 2) {
+                            auto covered = z_.rrset(node, uint16_t(v.rdata[0] << 8 | v.rdata[1]));
+                            if (!covered.empty()) sig_ttl = z_.records()[covered.first].ttl;
+                        }
+                        push(sec::answer, j, owner, &sig_ttl);
+                        any = true;
+                    }
+                }
+                continue;
+            }
             any |= add_rrset(sec::answer, node, t, owner);
         }
         return any;

@@ -321,7 +321,9 @@ awaitable<void> auth_role::handle(const net::request& req, net::responder& out) 
         log::debug("formerr", {{"client", req.client.to_string()}, {"error", e.what()}});
     }
     if (!parsed) {
-        co_await out.send(formerr_header(req.wire));
+        // A malformed response is dropped, never answered (no reply loops); a malformed
+        // query gets a bare FORMERR.
+        if (!(req.wire[2] & 0x80)) co_await out.send(formerr_header(req.wire));
         co_return;
     }
     if (query.qr) co_return;
