@@ -97,6 +97,7 @@ int64_t auth_role::now() const {
 void auth_role::start() {
     std::filesystem::create_directories(settings_.data_dir);
     db_ = std::make_unique<store::database>(settings_.data_dir + "/auth.sqlite");
+    pool_ = std::make_unique<asio::thread_pool>(1);
     zone_db_ = std::make_unique<store::zone_db>(*db_);
     for (const auto& zs : settings_.zones) {
         auto z = std::make_shared<zone_state>();
@@ -225,23 +226,29 @@ std::string auth_role::load_primary(zone_state& z, bool at_start) {
     return {};
 }
 
-void auth_role::commit(zone_state& z, dns::record_store records, const dns::zone_diff* change) {
-    if (change) {
-        // Written before it is served (DESIGN.md §5).
-        zone_db_->append_diff(z.settings.name, *change);
-        z.journal.push_back(*change);
-        while (z.journal.size() > settings_.journal_max_entries)
-            z.journal.pop_front();
-        zone_db_->trim_journal(z.settings.name, {settings_.journal_max_entries, UINT64_MAX});
-    }
-    auto data = std::make_shared<const zone_data>(std::move(records), z.settings.name);
+void auth_role::record_change(zone_state& z, const dns::zone_diff& change) {
+    // Written before it is served (DESIGN.md §5).
+    zone_db_->append_diff(z.settings.name, change);
+    z.journal.push_back(change);
+    while (z.journal.size() > settings_.journal_max_entries)
+        z.journal.pop_front();
+    zone_db_->trim_journal(z.settings.name, {settings_.journal_max_entries, UINT64_MAX});
+}
+
+void auth_role::serve(zone_state& z, std::shared_ptr<const zone_data> data, bool incremental) {
     z.data = std::move(data);
     z.loaded_at = now();
     log::info("zone_loaded", {{"zone", key_of(z.settings.name)},
                               {"serial", z.data->serial()},
                               {"records", z.data->records().size()},
-                              {"change", change ? "incremental" : "full"}});
+                              {"change", incremental ? "incremental" : "full"}});
     send_notifies(z);
+}
+
+void auth_role::commit(zone_state& z, dns::record_store records, const dns::zone_diff* change) {
+    if (change) record_change(z, *change);
+    serve(z, std::make_shared<const zone_data>(std::move(records), z.settings.name),
+          change != nullptr);
 }
 
 void auth_role::send_notifies(zone_state& z) {
@@ -550,9 +557,13 @@ awaitable<void> auth_role::handle_transfer_out(const net::request& req, net::res
             if (!client_serial) throw dns::wire_error("IXFR query without the client's SOA");
             std::vector<dns::zone_diff> chain;
             bool found = false;
+            // The journal may run ahead of the served version while a transfer is being
+            // applied: the chain ends at the version this answer is built from.
             for (const auto& d : z->journal) {
                 if (!found && d.from_serial == *client_serial) found = true;
-                if (found) chain.push_back(d);
+                if (!found) continue;
+                chain.push_back(d);
+                if (d.to_serial == data->serial()) break;
             }
             if (!chain.empty() && chain.back().to_serial != data->serial()) chain.clear();
             ixfr_out(data->records(), chain, query, max, !req.tcp, emit);
@@ -751,22 +762,41 @@ awaitable<bool> auth_role::transfer_in(std::shared_ptr<zone_state> z, const net:
         case xfr_receiver::kind::up_to_date:
             co_return true;
         case xfr_receiver::kind::axfr: {
-            dns::record_store records = receiver.take_zone();
             uint32_t serial = receiver.serial();
-            zone_db_->save_full(s.name, records, serial);
+            auto records = std::make_shared<dns::record_store>(receiver.take_zone());
+            zone_db_->save_full(s.name, *records, serial);
             z->journal.clear();
             if (auto recent = zone_db_->journal_since(s.name, serial))
                 z->journal.assign(recent->begin(), recent->end());
-            commit(*z, std::move(records), nullptr);
+            dns::name origin = s.name;
+            auto data = co_await asio::co_spawn(
+                pool_->get_executor(),
+                [records, origin]() -> awaitable<std::shared_ptr<const zone_data>> {
+                    co_return std::make_shared<const zone_data>(std::move(*records), origin);
+                },
+                use_awaitable);
+            serve(*z, std::move(data), false);
             break;
         }
         case xfr_receiver::kind::ixfr: {
-            // Each difference is committed on its own: killed half way, a restart serves a
-            // complete version and the next refresh fetches the rest.
-            for (auto& d : receiver.take_diffs()) {
-                dns::record_store next = apply(z->data->records(), d);
-                commit(*z, std::move(next), &d);
-            }
+            // Every difference is in SQLite before any is served: killed half way, a restart
+            // serves a complete version and the next refresh fetches the rest.
+            auto diffs = std::make_shared<std::vector<dns::zone_diff>>(receiver.take_diffs());
+            if (diffs->empty()) co_return true;
+            for (const auto& d : *diffs)
+                record_change(*z, d);
+            std::shared_ptr<const zone_data> base = z->data;
+            dns::name origin = s.name;
+            auto data = co_await asio::co_spawn(
+                pool_->get_executor(),
+                [base, diffs, origin]() -> awaitable<std::shared_ptr<const zone_data>> {
+                    dns::record_store records = apply(base->records(), diffs->front());
+                    for (size_t i = 1; i < diffs->size(); ++i)
+                        records = apply(records, (*diffs)[i]);
+                    co_return std::make_shared<const zone_data>(std::move(records), origin);
+                },
+                use_awaitable);
+            serve(*z, std::move(data), true);
             break;
         }
         case xfr_receiver::kind::none:

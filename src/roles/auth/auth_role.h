@@ -99,6 +99,10 @@ class auth_role final : public roles::role {
     // Makes `records` the served version; `change` (if any) is written to the journal
     // first. Sends NOTIFY.
     void commit(zone_state& z, dns::record_store records, const dns::zone_diff* change);
+    // The two halves of commit(): the change into SQLite and the in-memory journal; a built
+    // version served (logged, NOTIFY sent).
+    void record_change(zone_state& z, const dns::zone_diff& change);
+    void serve(zone_state& z, std::shared_ptr<const zone_data> data, bool incremental);
     void send_notifies(zone_state& z);
     int64_t now() const;
     roles::zone_status status_of(const zone_state& z) const;
@@ -109,6 +113,9 @@ class auth_role final : public roles::role {
     std::unique_ptr<store::database> db_;
     std::unique_ptr<store::zone_db> zone_db_;
     std::unique_ptr<net::dns_server> server_;
+    // Heavy work (applying transfers to large zones, building indexes) runs here, so the
+    // loop keeps answering queries meanwhile.
+    std::unique_ptr<net::asio::thread_pool> pool_;
     std::map<std::string, std::shared_ptr<zone_state>> zones_;  // canonical name text
     bool stopping_ = false;
 
