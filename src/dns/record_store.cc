@@ -48,25 +48,33 @@ void record_view::append_text(std::string& out) const {
 }
 
 void record_store::add(const rr& record, uint32_t source) {
-    index_.push_back(arena_.size());
-    store<uint32_t>(arena_, source);
     auto owner = record.owner.wire();
-    arena_.push_back(static_cast<uint8_t>(owner.size()));
-    size_t owner_at = arena_.size();
-    arena_.insert(arena_.end(), owner.begin(), owner.end());
-    for (size_t i = owner_at; i < arena_.size(); ++i)
-        if (arena_[i] >= 'A' && arena_[i] <= 'Z') arena_[i] = static_cast<uint8_t>(arena_[i] + 32);
-    store<uint16_t>(arena_, record.type);
-    store<uint16_t>(arena_, record.rclass);
-    store<uint32_t>(arena_, record.ttl);
-    store<uint16_t>(arena_, static_cast<uint16_t>(record.rdata.size()));
-    size_t rdata_at = arena_.size();
-    arena_.insert(arena_.end(), record.rdata.begin(), record.rdata.end());
-    rdata_canonicalize(record.type, {arena_.data() + rdata_at, record.rdata.size()});
+    size_t need = 4 + 1 + owner.size() + 10 + record.rdata.size();
+    if (chunks_.empty() || chunks_.back().capacity() - chunks_.back().size() < need) {
+        size_t size =
+            chunks_.empty() ? 4096 : std::min<size_t>(chunks_.back().capacity() * 2, 1 << 20);
+        chunks_.emplace_back().reserve(std::max(size, need));
+    }
+    std::vector<uint8_t>& chunk = chunks_.back();
+    index_.push_back(uint64_t(chunks_.size() - 1) << 32 | chunk.size());
+    store<uint32_t>(chunk, source);
+    chunk.push_back(static_cast<uint8_t>(owner.size()));
+    size_t owner_at = chunk.size();
+    chunk.insert(chunk.end(), owner.begin(), owner.end());
+    for (size_t i = owner_at; i < chunk.size(); ++i)
+        if (chunk[i] >= 'A' && chunk[i] <= 'Z') chunk[i] = static_cast<uint8_t>(chunk[i] + 32);
+    store<uint16_t>(chunk, record.type);
+    store<uint16_t>(chunk, record.rclass);
+    store<uint32_t>(chunk, record.ttl);
+    store<uint16_t>(chunk, static_cast<uint16_t>(record.rdata.size()));
+    size_t rdata_at = chunk.size();
+    chunk.insert(chunk.end(), record.rdata.begin(), record.rdata.end());
+    rdata_canonicalize(record.type, {chunk.data() + rdata_at, record.rdata.size()});
+    bytes_ += need;
 }
 
 record_view record_store::operator[](size_t i) const {
-    const uint8_t* p = arena_.data() + index_[i];
+    const uint8_t* p = at(index_[i]);
     record_view v;
     v.source = load<uint32_t>(p);
     p += 4;
@@ -82,11 +90,54 @@ record_view record_store::operator[](size_t i) const {
 }
 
 size_t record_store::sort(size_t* ttl_fixes) {
-    // Sort positions, tie-broken by insertion order so the first record of an RRset is known.
-    std::vector<uint32_t> order(index_.size());
-    std::iota(order.begin(), order.end(), 0u);
-    auto rrset_cmp = [&](const record_view& a, const record_view& b) {
-        if (int c = canonical_compare(a.owner, b.owner)) return c;
+    const size_t n = index_.size();
+    // Sort keys for the owners, made once: labels right to left, each followed by a 0
+    // octet, with octets 0 and 1 escaped (0 -> 1 1, 1 -> 1 2) so that memcmp() of two keys
+    // is the canonical name order of RFC 4034 §6.1. Records that follow one with the same
+    // owner share its key.
+    std::vector<uint8_t> keys;
+    std::vector<uint32_t> key_at(n), key_len(n);
+    std::span<const uint8_t> previous_owner;
+    for (size_t i = 0; i < n; ++i) {
+        std::span<const uint8_t> owner = (*this)[i].owner;
+        if (i > 0 && owner.size() == previous_owner.size() &&
+            std::memcmp(owner.data(), previous_owner.data(), owner.size()) == 0) {
+            key_at[i] = key_at[i - 1];
+            key_len[i] = key_len[i - 1];
+            continue;
+        }
+        previous_owner = owner;
+        uint8_t starts[128];
+        size_t labels = 0;
+        for (size_t pos = 0; pos < owner.size() && owner[pos] != 0; pos += owner[pos] + 1u)
+            starts[labels++] = static_cast<uint8_t>(pos);
+        key_at[i] = static_cast<uint32_t>(keys.size());
+        while (labels > 0) {
+            size_t pos = starts[--labels];
+            for (size_t j = 1; j <= owner[pos]; ++j) {
+                uint8_t c = owner[pos + j];
+                if (c <= 1) {
+                    keys.push_back(1);
+                    keys.push_back(static_cast<uint8_t>(c + 1));
+                } else {
+                    keys.push_back(c);
+                }
+            }
+            keys.push_back(0);
+        }
+        key_len[i] = static_cast<uint32_t>(keys.size() - key_at[i]);
+    }
+    auto owner_cmp = [&](uint32_t x, uint32_t y) {
+        if (key_at[x] == key_at[y]) return 0;
+        size_t m = std::min(key_len[x], key_len[y]);
+        if (int c = std::memcmp(keys.data() + key_at[x], keys.data() + key_at[y], m))
+            return c < 0 ? -1 : 1;
+        if (key_len[x] != key_len[y]) return key_len[x] < key_len[y] ? -1 : 1;
+        return 0;
+    };
+    auto rrset_cmp = [&](uint32_t x, uint32_t y) {
+        if (int c = owner_cmp(x, y)) return c;
+        record_view a = (*this)[x], b = (*this)[y];
         if (a.rclass != b.rclass) return a.rclass < b.rclass ? -1 : 1;
         if (a.type != b.type) return a.type < b.type ? -1 : 1;
         // RRSIGs form one RRset per type covered (RFC 4034 §3: their TTL follows it).
@@ -97,16 +148,20 @@ size_t record_store::sort(size_t* ttl_fixes) {
         }
         return 0;
     };
-    auto full_cmp = [&](const record_view& a, const record_view& b) {
-        if (int c = rrset_cmp(a, b)) return c;
-        size_t n = std::min(a.rdata.size(), b.rdata.size());
-        if (n)
-            if (int c = std::memcmp(a.rdata.data(), b.rdata.data(), n)) return c < 0 ? -1 : 1;
+    auto full_cmp = [&](uint32_t x, uint32_t y) {
+        if (int c = rrset_cmp(x, y)) return c;
+        record_view a = (*this)[x], b = (*this)[y];
+        size_t m = std::min(a.rdata.size(), b.rdata.size());
+        if (m)
+            if (int c = std::memcmp(a.rdata.data(), b.rdata.data(), m)) return c < 0 ? -1 : 1;
         if (a.rdata.size() != b.rdata.size()) return a.rdata.size() < b.rdata.size() ? -1 : 1;
         return 0;
     };
+    // Sort positions, tie-broken by insertion order so the first record of an RRset is known.
+    std::vector<uint32_t> order(n);
+    std::iota(order.begin(), order.end(), 0u);
     std::sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
-        int c = full_cmp((*this)[x], (*this)[y]);
+        int c = full_cmp(x, y);
         return c != 0 ? c < 0 : x < y;
     });
 
@@ -119,7 +174,7 @@ size_t record_store::sort(size_t* ttl_fixes) {
     auto close_set = [&] {
         uint32_t ttl = (*this)[set_first].ttl;
         for (size_t j = set_start; j < sorted.size(); ++j) {
-            uint8_t* p = arena_.data() + sorted[j] + 4;
+            uint8_t* p = at(sorted[j]) + 4;
             p += 1 + *p + 4;  // past owner length, owner, type, class
             if (load<uint32_t>(p) != ttl) {
                 std::memcpy(p, &ttl, sizeof ttl);
@@ -128,14 +183,12 @@ size_t record_store::sort(size_t* ttl_fixes) {
         }
     };
     for (size_t i = 0; i < order.size(); ++i) {
-        record_view cur = (*this)[order[i]];
         if (i > 0) {
-            record_view prev = (*this)[order[i - 1]];
-            if (full_cmp(prev, cur) == 0) {
+            if (full_cmp(order[i - 1], order[i]) == 0) {
                 ++duplicates;
                 continue;
             }
-            if (rrset_cmp(prev, cur) == 0) {
+            if (rrset_cmp(order[i - 1], order[i]) == 0) {
                 set_first = std::min(set_first, order[i]);
                 sorted.push_back(index_[order[i]]);
                 continue;

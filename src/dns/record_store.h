@@ -33,18 +33,28 @@ class record_store {
     void add(const rr& record, uint32_t source = 0);
 
     // Canonical order; duplicates (same owner, class, type and RDATA) are dropped and their
-    // count returned. Within an RRset (RRSIGs: per type covered) every record takes the TTL of the RRset's first
-    // record as added (as BIND does when TTLs differ); `ttl_fixes` counts such records.
+    // count returned. Within an RRset (RRSIGs: per type covered) every record takes the TTL of the
+    // RRset's first record as added (as BIND does when TTLs differ); `ttl_fixes` counts such
+    // records.
     size_t sort(size_t* ttl_fixes = nullptr);
 
     size_t size() const { return index_.size(); }
     bool empty() const { return index_.empty(); }
     record_view operator[](size_t i) const;
-    size_t arena_bytes() const { return arena_.size(); }
+    size_t arena_bytes() const { return bytes_; }
 
   private:
-    std::vector<uint8_t> arena_;
-    std::vector<uint64_t> index_;  // arena offsets
+    // Records are packed into chunks that never move once allocated (no copy of the whole
+    // arena when it grows, so a zone's peak memory stays near its size). Chunks start
+    // small, for the many small stores of a provider with many zones, and double up to
+    // 1 MiB. An index entry is chunk number << 32 | offset in the chunk.
+    uint8_t* at(uint64_t ref) { return chunks_[ref >> 32].data() + (ref & 0xFFFFFFFFu); }
+    const uint8_t* at(uint64_t ref) const {
+        return chunks_[ref >> 32].data() + (ref & 0xFFFFFFFFu);
+    }
+    std::vector<std::vector<uint8_t>> chunks_;
+    size_t bytes_ = 0;
+    std::vector<uint64_t> index_;
 };
 
 }  // namespace hsync::dns

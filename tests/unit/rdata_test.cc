@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+
 #include <string>
 #include <vector>
 
@@ -312,5 +315,28 @@ TEST(RecordStore, RrsigTtlFollowsTheRrsetItCovers) {
         auto r = store[i];
         if (r.type == rr_type::A) EXPECT_EQ(r.ttl, 600u);
         if (r.type == rr_type::RRSIG) EXPECT_EQ(r.ttl, r.rdata[1] == rr_type::SOA ? 3600u : 300u);
+    }
+}
+
+TEST(RecordStore, SortIsCanonicalNameOrder) {
+    // Owners with the octets the sort key escapes (0 and 1), case, and prefixes.
+    const char* owners[] = {"a.example.",     "\\000.example.",  "\\001.example.",
+                            "\\001\\000.example.", "\\000\\001.example.", "\\002.example.",
+                            "A.b.example.",   "ab.example.",     "example.",
+                            "*.example.",     "z.example.",      "\\255.example.",
+                            "a.\\000.example.", "yljkjljk.a.example.", "Z.a.example."};
+    std::mt19937 rng(7);
+    for (int round = 0; round < 20; ++round) {
+        std::vector<std::string> shuffled(std::begin(owners), std::end(owners));
+        std::shuffle(shuffled.begin(), shuffled.end(), rng);
+        record_store store;
+        for (const auto& o : shuffled)
+            store.add(rr::from_text(o + " 300 IN A 192.0.2.1", name::from_text("example.")));
+        store.sort();
+        ASSERT_EQ(store.size(), std::size(owners));
+        for (size_t i = 1; i < store.size(); ++i)
+            EXPECT_LT(canonical_compare(store[i - 1].owner, store[i].owner), 0)
+                << store[i - 1].owner_name().to_text() << " before "
+                << store[i].owner_name().to_text();
     }
 }

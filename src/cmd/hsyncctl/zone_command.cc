@@ -1,7 +1,6 @@
 // `hsyncctl zone check|print`: the zone-file reader and the zone checks, offline.
 #include <cstdio>
 #include <string>
-#include <unordered_map>
 
 #include "cmd/hsyncctl/commands.h"
 #include "dns/error.h"
@@ -15,6 +14,7 @@ struct zone_args {
     std::string file;
     std::string origin;
     std::string format = "text";
+    bool parse_only = false;
 };
 
 struct loaded_zone {
@@ -59,12 +59,13 @@ loaded_zone load(const zone_args& args) {
         ++z.errors;
     };
     size_t apex_soa = 0, apex_ns = 0;
-    std::unordered_map<std::string, bool> has_address;            // in-zone names with A/AAAA
-    std::vector<std::pair<std::string, std::string>> ns_targets;  // owner, target
+    const dns::name apex_name = z.origin.canonical();
+    std::vector<uint32_t> in_zone_ns;  // NS records whose target lies inside the zone
     for (size_t i = 0; i < z.records.size();) {
         auto first = z.records[i];
+        const bool apex = dns::canonical_compare(first.owner, apex_name.wire()) == 0;
         size_t end = i;
-        bool cname = false, other = false, address = false;
+        bool cname = false, other = false;
         size_t cnames = 0;
         for (; end < z.records.size() &&
                dns::canonical_compare(z.records[end].owner, first.owner) == 0;
@@ -78,51 +79,61 @@ loaded_zone load(const zone_args& args) {
                 case dns::rr_type::RRSIG:
                 case dns::rr_type::NSEC:
                     break;
-                case dns::rr_type::A:
-                case dns::rr_type::AAAA:
-                    address = true;
+                case dns::rr_type::NS:
+                    if (apex) ++apex_ns;
+                    if (dns::name::from_wire(r.rdata).is_subdomain_of(apex_name))
+                        in_zone_ns.push_back(static_cast<uint32_t>(end));
                     other = true;
                     break;
-                case dns::rr_type::NS: {
-                    dns::name target = dns::name::from_wire(r.rdata);
-                    ns_targets.emplace_back(dns::name::from_wire(r.owner).to_text(),
-                                            target.to_text());
+                case dns::rr_type::SOA:
+                    if (apex) {
+                        ++apex_soa;
+                        dns::wire_reader soa(r.rdata);
+                        soa.read_name(false);
+                        soa.read_name(false);
+                        z.serial = soa.u32();
+                    } else {
+                        fail("SOA record at " + dns::name::from_wire(r.owner).to_text() +
+                             " is not at the zone apex");
+                    }
                     other = true;
                     break;
-                }
                 default:
                     other = true;
                     break;
             }
-            bool apex = dns::canonical_compare(r.owner, z.origin.canonical().wire()) == 0;
-            if (r.type == dns::rr_type::SOA) {
-                if (apex) {
-                    ++apex_soa;
-                    dns::wire_reader soa(r.rdata);
-                    soa.read_name(false);
-                    soa.read_name(false);
-                    z.serial = soa.u32();
-                } else {
-                    fail("SOA record at " + dns::name::from_wire(r.owner).to_text() +
-                         " is not at the zone apex");
-                }
-            }
-            if (r.type == dns::rr_type::NS && apex) ++apex_ns;
         }
-        std::string owner = dns::name::from_wire(first.owner).to_text();
-        if (cname && other) fail(owner + ": CNAME and other data");
-        if (cnames > 1) fail(owner + ": more than one CNAME record");
-        if (address) has_address[owner] = true;
+        if (cname && other)
+            fail(dns::name::from_wire(first.owner).to_text() + ": CNAME and other data");
+        if (cnames > 1)
+            fail(dns::name::from_wire(first.owner).to_text() + ": more than one CNAME record");
         i = end;
     }
     if (apex_soa == 0) fail("no SOA record at the zone apex " + z.origin.to_text());
     if (apex_soa > 1) fail("more than one SOA record at the zone apex");
     if (apex_ns == 0) fail("no NS records at the zone apex " + z.origin.to_text());
-    dns::name canonical_origin = z.origin.canonical();
-    for (const auto& [owner, target] : ns_targets) {
-        dns::name t = dns::name::from_text(target);
-        if (t.is_subdomain_of(canonical_origin) && !has_address.count(t.canonical().to_text()))
-            fail(owner + ": NS target " + target + " is in the zone but has no A or AAAA record");
+    // In-zone NS targets need an address: found by binary search in the sorted records.
+    for (uint32_t at : in_zone_ns) {
+        auto ns = z.records[at];
+        std::span<const uint8_t> target = ns.rdata;
+        size_t lo = 0, hi = z.records.size();
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (dns::canonical_compare(z.records[mid].owner, target) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        bool address = false;
+        for (size_t k = lo; k < z.records.size() &&
+                            dns::canonical_compare(z.records[k].owner, target) == 0 && !address;
+             ++k)
+            address =
+                z.records[k].type == dns::rr_type::A || z.records[k].type == dns::rr_type::AAAA;
+        if (!address)
+            fail(dns::name::from_wire(ns.owner).to_text() + ": NS target " +
+                 dns::name::from_wire(target).to_text() +
+                 " is in the zone but has no A or AAAA record");
     }
     return z;
 }
@@ -147,7 +158,28 @@ void add_zone_commands(CLI::App& app) {
         zone->add_subcommand("check", "Check a zone file; report every error with FILE:LINE");
     check->add_option("file", args->file, "Zone file")->required();
     check->add_option("--origin", args->origin, "Zone name ($ORIGIN at the start)")->required();
+    check->add_flag("--parse-only", args->parse_only,
+                    "Only read and check each record, keeping none (constant memory; no "
+                    "whole-zone checks)");
     check->callback([args] {
+        if (args->parse_only) {
+            dns::name root;
+            dns::name origin =
+                dns::name::from_text(args->origin.empty() ? "." : args->origin, &root);
+            size_t records = 0;
+            size_t errors = dns::zone_reader(args->file, origin)
+                                .read([&](const dns::rr&) { ++records; },
+                                      [&](const dns::zone_error& e) {
+                                          std::fprintf(stderr, "%s\n", e.to_text().c_str());
+                                      });
+            if (errors) {
+                std::fprintf(stderr, "%s: %zu error%s\n", args->file.c_str(), errors,
+                             errors == 1 ? "" : "s");
+                throw CLI::RuntimeError(1);
+            }
+            std::printf("zone %s: %zu records read\n", origin.to_text().c_str(), records);
+            return;
+        }
         loaded_zone z = load(*args);
         if (z.errors) {
             std::fprintf(stderr, "%s: %zu error%s\n", args->file.c_str(), z.errors,
