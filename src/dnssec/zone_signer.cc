@@ -1,5 +1,7 @@
 #include "dnssec/zone_signer.h"
 
+#include "dnssec/parallel.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -104,38 +106,6 @@ class out_cursor {
     const std::vector<out_buffer>& buffers_;
     size_t buffer_ = 0, pos_ = 0;
 };
-
-// Runs fn(i) for i in [0, n) on `threads` threads; the first exception is rethrown.
-template <typename Fn>
-void parallel_for(size_t n, unsigned threads, Fn&& fn) {
-    std::atomic<size_t> next{0};
-    std::exception_ptr error;
-    std::mutex error_mutex;
-    auto work = [&] {
-        for (;;) {
-            size_t i = next.fetch_add(1);
-            if (i >= n) return;
-            try {
-                fn(i);
-            } catch (...) {
-                std::lock_guard lock(error_mutex);
-                if (!error) error = std::current_exception();
-                next.store(n);
-            }
-        }
-    };
-    threads = static_cast<unsigned>(std::min<size_t>(threads, n));
-    if (threads <= 1) {
-        work();
-    } else {
-        std::vector<std::thread> pool;
-        for (unsigned t = 0; t < threads; ++t)
-            pool.emplace_back(work);
-        for (auto& t : pool)
-            t.join();
-    }
-    if (error) std::rethrow_exception(error);
-}
 
 constexpr size_t names_per_chunk = 512;
 

@@ -1,5 +1,7 @@
 #include "dnssec/zone_verifier.h"
 
+#include "dnssec/parallel.h"
+
 #include <algorithm>
 #include <atomic>
 #include <bitset>
@@ -34,36 +36,6 @@ struct vname {
     name_kind kind;
     bool has_ds;
 };
-
-// Runs fn(i) for i in [0, n) on `threads` threads; the first exception is rethrown.
-template <typename Fn>
-void parallel_for(size_t n, unsigned threads, Fn&& fn) {
-    std::atomic<size_t> next{0};
-    std::exception_ptr error;
-    std::mutex m;
-    auto work = [&] {
-        for (size_t i; (i = next.fetch_add(1)) < n;) {
-            try {
-                fn(i);
-            } catch (...) {
-                std::lock_guard lock(m);
-                if (!error) error = std::current_exception();
-                next.store(n);
-            }
-        }
-    };
-    threads = static_cast<unsigned>(std::min<size_t>(threads, n));
-    if (threads <= 1) {
-        work();
-    } else {
-        std::vector<std::thread> pool;
-        for (unsigned t = 0; t < threads; ++t)
-            pool.emplace_back(work);
-        for (auto& t : pool)
-            t.join();
-    }
-    if (error) std::rethrow_exception(error);
-}
 
 std::string types_text(const std::vector<uint16_t>& types) {
     std::string s;

@@ -14,21 +14,14 @@
 #include "dns/text.h"
 #include "dnssec/ds.h"
 #include "dnssec/keyfile.h"
+#include "test_util.h"
+
+using hsync::test::hex;
 
 using namespace hsync;
 using namespace hsync::dnssec;
 
 namespace {
-
-std::string hex(std::span<const uint8_t> b) {
-    static const char* d = "0123456789abcdef";
-    std::string s;
-    for (uint8_t c : b) {
-        s += d[c >> 4];
-        s += d[c & 15];
-    }
-    return s;
-}
 
 std::vector<uint8_t> b64(std::string_view s) {
     std::vector<uint8_t> out;

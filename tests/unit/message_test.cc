@@ -11,27 +11,13 @@
 
 #include "dns/edns.h"
 #include "dns/error.h"
+#include "test_util.h"
+
+using hsync::test::unhex;
 
 using namespace hsync::dns;
 
 namespace {
-
-std::vector<uint8_t> unhex(std::string_view text) {
-    std::vector<uint8_t> out;
-    int high = -1;
-    for (char c : text) {
-        if (std::isspace(static_cast<unsigned char>(c))) continue;
-        int v = std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : std::tolower(c) - 'a' + 10;
-        if (high < 0) {
-            high = v;
-        } else {
-            out.push_back(static_cast<uint8_t>(high << 4 | v));
-            high = -1;
-        }
-    }
-    EXPECT_EQ(high, -1) << "odd hex in test vector";
-    return out;
-}
 
 std::vector<uint8_t> read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

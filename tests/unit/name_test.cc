@@ -7,6 +7,9 @@
 
 #include "dns/error.h"
 #include "dns/wire.h"
+#include "test_util.h"
+
+using hsync::test::hex;
 
 using hsync::dns::name;
 using hsync::dns::text_error;
@@ -14,19 +17,7 @@ using hsync::dns::wire_error;
 using hsync::dns::wire_reader;
 using hsync::dns::wire_writer;
 
-namespace {
-
-std::string hex(std::span<const uint8_t> b) {
-    static const char* d = "0123456789abcdef";
-    std::string s;
-    for (uint8_t c : b) {
-        s += d[c >> 4];
-        s += d[c & 15];
-    }
-    return s;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST(Name, PresentationRoundTrip) {
     struct {

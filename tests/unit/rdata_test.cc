@@ -13,28 +13,14 @@
 #include "dns/error.h"
 #include "dns/record_store.h"
 #include "dns/rr.h"
+#include "test_util.h"
+
+using hsync::test::hex;
+using hsync::test::unhex;
 
 using namespace hsync::dns;
 
 namespace {
-
-std::string hex(std::span<const uint8_t> b) {
-    static const char* d = "0123456789abcdef";
-    std::string s;
-    for (uint8_t c : b) {
-        s += d[c >> 4];
-        s += d[c & 15];
-    }
-    return s;
-}
-
-std::vector<uint8_t> unhex(std::string s) {
-    std::erase(s, ' ');
-    std::vector<uint8_t> out;
-    for (size_t i = 0; i + 1 < s.size(); i += 2)
-        out.push_back(static_cast<uint8_t>(std::stoi(s.substr(i, 2), nullptr, 16)));
-    return out;
-}
 
 std::vector<uint8_t> parse(uint16_t type, const std::string& text) {
     auto tokens = tokenize_line(text);
@@ -320,11 +306,11 @@ TEST(RecordStore, RrsigTtlFollowsTheRrsetItCovers) {
 
 TEST(RecordStore, SortIsCanonicalNameOrder) {
     // Owners with the octets the sort key escapes (0 and 1), case, and prefixes.
-    const char* owners[] = {"a.example.",     "\\000.example.",  "\\001.example.",
+    const char* owners[] = {"a.example.",          "\\000.example.",      "\\001.example.",
                             "\\001\\000.example.", "\\000\\001.example.", "\\002.example.",
-                            "A.b.example.",   "ab.example.",     "example.",
-                            "*.example.",     "z.example.",      "\\255.example.",
-                            "a.\\000.example.", "yljkjljk.a.example.", "Z.a.example."};
+                            "A.b.example.",        "ab.example.",         "example.",
+                            "*.example.",          "z.example.",          "\\255.example.",
+                            "a.\\000.example.",    "yljkjljk.a.example.", "Z.a.example."};
     std::mt19937 rng(7);
     for (int round = 0; round < 20; ++round) {
         std::vector<std::string> shuffled(std::begin(owners), std::end(owners));

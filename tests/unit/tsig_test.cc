@@ -11,17 +11,14 @@
 #include "dns/error.h"
 #include "dns/message.h"
 #include "dns/text.h"
+#include "test_util.h"
+
+using hsync::test::hex;
 
 using namespace hsync;
 using namespace hsync::dnssec;
 
 namespace {
-
-std::string hex(std::span<const uint8_t> b) {
-    std::string s;
-    dns::append_hex(s, b, false);
-    return s;
-}
 
 std::vector<uint8_t> bytes(std::string_view s) {
     return {s.begin(), s.end()};
