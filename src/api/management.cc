@@ -183,6 +183,19 @@ http_reply handle_request(roles::role& role, const server_info& info, std::strin
                 return r;
             }
             std::string_view action = parts[2];
+            if (action == "agent-data") {
+                if (!get) return method_not_allowed("GET");
+                if (!status) return error_reply(404, "zone " + *zone + " is not served here");
+                auto data = role.zone_data_json(*zone);
+                if (!data)
+                    return error_reply(404, "zone " + *zone +
+                                                " has no agent data here "
+                                                "(role " +
+                                                role.name() + ")");
+                http_reply r;
+                r.body = to_body(json::parse(*data));
+                return r;
+            }
             if (action != "reload" && action != "notify")
                 return error_reply(404, "no such endpoint: " + std::string(path));
             if (method != "POST") return method_not_allowed("POST");

@@ -5,6 +5,7 @@
 //   GET  /zones/NAME           one zone (NAME with or without the final dot)
 //   POST /zones/NAME/reload    reload the zone (file or transfer)
 //   POST /zones/NAME/notify    send NOTIFY to the zone's targets (RFC 1996)
+//   GET  /zones/NAME/agent-data  the combiner's agent data (docs/combiner.md)
 //   GET  /metrics              Prometheus text format 0.0.4
 //
 // Errors are JSON {"error": "..."} with 400 (bad request), 404 (no such zone or path),

@@ -46,6 +46,12 @@ public:
     virtual std::string notify_zone(const std::string& name) = 0;
 
     virtual std::vector<metric> metrics() const = 0;
+
+    // Role-specific data of a zone as a JSON object text (the combiner's agent data);
+    // nullopt when the role has none for it.
+    virtual std::optional<std::string> zone_data_json(const std::string& /*name*/) const {
+        return std::nullopt;
+    }
 };
 
 }  // namespace hsync::roles

@@ -11,6 +11,7 @@ void add_rr_command(CLI::App& app);     // rr: HSYNC <-> RFC 3597 form
 void add_keygen_command(CLI::App& app); // keygen, keyinfo
 void add_daemon_commands(CLI::App& app);      // status, --server (talks to a running hsyncd)
 void add_zone_daemon_commands(CLI::App& zone);  // zone list | show | reload | notify
-void add_tsig_commands(CLI::App& app);        // tsig keygen|sign|verify, sig0 sign|verify
+void add_tsig_commands(CLI::App& app);
+void add_combiner_commands(CLI::App& app);      // combiner data NAME        // tsig keygen|sign|verify, sig0 sign|verify
 
 }  // namespace hsync::cmd

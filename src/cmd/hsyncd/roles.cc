@@ -92,19 +92,28 @@ auth::auth_settings auth_settings_of(const config& cfg) {
         zs.refresh = z.refresh;
         zs.retry = z.retry;
         zs.expire = z.expire;
+        if (cfg.role == "combiner") {
+            // Every zone of a combiner is the owner's zone combined with agent data.
+            if (!zs.secondary)
+                throw std::runtime_error(where +
+                                         ": a combiner's zone must be type secondary "
+                                         "(a secondary of the zone owner's primary)");
+            zs.combine = true;
+        }
         s.zones.push_back(std::move(zs));
     }
+    s.role_name = cfg.role;
     return s;
 }
 
 }  // namespace
 
 bool role_implemented(std::string_view role) {
-    return role == "auth";
+    return role == "auth" || role == "combiner";
 }
 
 std::unique_ptr<roles::role> make_role(const config& cfg, net::asio::io_context& io) {
-    if (cfg.role != "auth")
+    if (!role_implemented(cfg.role))
         throw std::runtime_error("role " + cfg.role + " is not implemented yet");
     auto role = std::make_unique<auth::auth_role>(io.get_executor(), auth_settings_of(cfg));
     role->start();

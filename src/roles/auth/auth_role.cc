@@ -12,6 +12,7 @@
 #include "roles/auth/answer.h"
 #include "roles/auth/journal.h"
 #include "roles/auth/xfr.h"
+#include "roles/combiner/combine.h"
 #include "roles/log.h"
 
 namespace hsync::auth {
@@ -31,6 +32,10 @@ struct auth_role::zone_state {
     bool removed = false;
     uint64_t transfers_in = 0;
     std::string last_transfer;  // "AXFR from 192.0.2.1#53 serial 5" for zone show
+    // Combine mode only: the owner's latest zone and the agent data (docs/combiner.md).
+    std::shared_ptr<const dns::record_store> owner;
+    std::optional<dns::rr> owner_soa;
+    combiner::agent_data agent;
 };
 
 namespace {
@@ -49,6 +54,34 @@ uint32_t soa_field(const dns::rr& soa, int index) {
         v = r.u32();
     return v;
 }
+
+std::string utc_text(int64_t t) {
+    std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+void json_string(std::string& out, std::string_view v) {
+    out.push_back('"');
+    for (unsigned char c : v) {
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
+            out.push_back(static_cast<char>(c));
+        } else if (c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out.push_back(static_cast<char>(c));
+        }
+    }
+    out.push_back('"');
+}
+
+constexpr std::string_view agent_ns = "combiner-agent";  // kv namespace: zone -> agent data
 
 dns::record_store load_file(const zone_settings& s, std::string& errors) {
     dns::record_store records;
@@ -99,6 +132,12 @@ void auth_role::start() {
     db_ = std::make_unique<store::database>(settings_.data_dir + "/auth.sqlite");
     pool_ = std::make_unique<asio::thread_pool>(1);
     zone_db_ = std::make_unique<store::zone_db>(*db_);
+    if (std::any_of(settings_.zones.begin(), settings_.zones.end(),
+                    [](const zone_settings& zs) { return zs.combine; })) {
+        owner_db_ = std::make_unique<store::database>(settings_.data_dir + "/owner.sqlite");
+        owner_zone_db_ = std::make_unique<store::zone_db>(*owner_db_);
+        kv_ = std::make_unique<store::kv_store>(*db_);
+    }
     for (const auto& zs : settings_.zones) {
         auto z = std::make_shared<zone_state>();
         z->settings = zs;
@@ -119,6 +158,7 @@ void auth_role::start_zone(const std::shared_ptr<zone_state>& z) {
     z->wake = std::make_unique<asio::steady_timer>(ex_);
     if (z->settings.secondary) {
         load_stored(*z);
+        if (z->settings.combine) load_combiner(*z);
         z->refresh_running = true;
         asio::co_spawn(ex_, refresh_loop(z), asio::detached);
     } else {
@@ -412,6 +452,9 @@ awaitable<void> auth_role::handle(const net::request& req, net::responder& out) 
             query.questions.size() == 1 ? exact_zone(query.questions[0].qname) : nullptr;
         if (query.questions.size() != 1 || query.questions[0].qtype != dns::rr_type::SOA) {
             resp.rcode = dns::rcode::FORMERR;
+        } else if (z && z->settings.combine) {
+            std::string why;
+            resp.rcode = agent_update(*z, query, key, client, why);
         } else if (!z || !z->data) {
             resp.rcode = dns::rcode::NOTAUTH;
         } else if (z->settings.secondary) {
@@ -677,18 +720,19 @@ awaitable<bool> auth_role::refresh_once(std::shared_ptr<zone_state> z) {
                       dns::rcode_to_text(r.response.rcode) + "); ";
             continue;
         }
-        if (z->data && !dns::serial_lt(z->data->serial(), *serial)) {
+        const dns::rr* have = upstream_soa(*z);
+        if (have && !dns::serial_lt(soa_field(*have, 0), *serial)) {
             z->last_error.clear();
             co_return true;  // up to date
         }
         bool ok = false;
         std::string why;
         try {
-            ok = co_await transfer_in(z, primary, z->data != nullptr);
+            ok = co_await transfer_in(z, primary, have != nullptr);
         } catch (const std::exception& e) {
             why = e.what();
         }
-        if (!ok && z->data) {
+        if (!ok && have) {
             // IXFR failed (not supported, journal gap handled badly, ...): fall back to AXFR.
             log::warn("ixfr_failed",
                       {{"zone", key_of(s.name)}, {"from", primary.to_string()}, {"error", why}});
@@ -720,9 +764,9 @@ awaitable<bool> auth_role::transfer_in(std::shared_ptr<zone_state> z, const net:
     uint16_t qtype = incremental ? dns::rr_type::IXFR : dns::rr_type::AXFR;
     q.questions.push_back({s.name, qtype, dns::rr_class::IN});
     std::optional<uint32_t> ours;
-    if (incremental && z->data) {
-        q.authority.push_back(z->data->soa());
-        ours = z->data->serial();
+    if (const dns::rr* have = upstream_soa(*z); incremental && have) {
+        q.authority.push_back(*have);
+        ours = soa_field(*have, 0);
     }
     std::vector<uint8_t> wire;
     q.to_wire(wire);
@@ -763,6 +807,13 @@ awaitable<bool> auth_role::transfer_in(std::shared_ptr<zone_state> z, const net:
             co_return true;
         case xfr_receiver::kind::axfr: {
             uint32_t serial = receiver.serial();
+            if (s.combine) {
+                dns::record_store owner = receiver.take_zone();
+                owner_zone_db_->save_full(s.name, owner, serial);
+                set_owner(*z, std::move(owner));
+                recombine(*z);
+                break;
+            }
             auto records = std::make_shared<dns::record_store>(receiver.take_zone());
             zone_db_->save_full(s.name, *records, serial);
             z->journal.clear();
@@ -783,6 +834,17 @@ awaitable<bool> auth_role::transfer_in(std::shared_ptr<zone_state> z, const net:
             // serves a complete version and the next refresh fetches the rest.
             auto diffs = std::make_shared<std::vector<dns::zone_diff>>(receiver.take_diffs());
             if (diffs->empty()) co_return true;
+            if (s.combine) {
+                if (!z->owner) throw std::runtime_error("IXFR without an owner copy");
+                for (const auto& d : *diffs)
+                    owner_zone_db_->append_diff(s.name, d);
+                dns::record_store owner = apply(*z->owner, diffs->front());
+                for (size_t i = 1; i < diffs->size(); ++i)
+                    owner = apply(owner, (*diffs)[i]);
+                set_owner(*z, std::move(owner));
+                recombine(*z);
+                break;
+            }
             for (const auto& d : *diffs)
                 record_change(*z, d);
             std::shared_ptr<const zone_data> base = z->data;
@@ -803,7 +865,8 @@ awaitable<bool> auth_role::transfer_in(std::shared_ptr<zone_state> z, const net:
             throw std::runtime_error("transfer ended early");
     }
     ++z->transfers_in;
-    z->last_transfer = how + " serial " + std::to_string(z->data->serial());
+    if (!z->data) throw std::runtime_error("nothing to serve after the transfer");
+    z->last_transfer = how + " serial " + std::to_string(soa_field(*upstream_soa(*z), 0));
     log::info("transfer_in", {{"zone", key_of(s.name)},
                               {"type", incremental ? "IXFR" : "AXFR"},
                               {"from", primary.to_string()},
@@ -837,6 +900,25 @@ roles::zone_status auth_role::status_of(const zone_state& z) const {
     st.last_refresh = z.last_refresh;
     st.last_error = z.last_error;
     st.details["journal"] = std::to_string(z.journal.size());
+    if (z.settings.combine) {
+        st.kind = "combiner";
+        st.details["owner serial"] =
+            z.owner_soa ? std::to_string(soa_field(*z.owner_soa, 0)) : std::string("-");
+        st.details["served serial"] = z.data ? std::to_string(z.data->serial()) : "-";
+        st.details["NS managed by"] =
+            z.owner &&
+                    combiner::ns_management(*z.owner, z.settings.name) == combiner::ns_mgmt::agent
+                ? "agent"
+                : "owner";
+        for (uint16_t type : combiner::agent_types) {
+            auto it = z.agent.rrsets.find(type);
+            std::string v = "-";
+            if (it != z.agent.rrsets.end())
+                v = std::to_string(it->second.records.size()) + " records, changed " +
+                    utc_text(it->second.changed_at) + " by " + it->second.changed_by;
+            st.details["agent " + dns::type_to_text(type)] = v;
+        }
+    }
     if (!z.settings.notify.empty()) {
         std::string n;
         for (const auto& p : z.settings.notify)
@@ -993,6 +1075,159 @@ std::vector<roles::metric> auth_role::metrics() const {
         }
     add("hsync_zones_loaded", "zones being served", {}, double(loaded), "gauge");
     return m;
+}
+
+// --- combine mode (docs/combiner.md) ---
+
+const dns::rr* auth_role::upstream_soa(const zone_state& z) const {
+    if (z.settings.combine) return z.owner_soa ? &*z.owner_soa : nullptr;
+    return z.data ? &z.data->soa() : nullptr;
+}
+
+void auth_role::set_owner(zone_state& z, dns::record_store owner) {
+    auto soa = find_soa(owner);
+    if (!soa) throw std::runtime_error("the owner's zone has no SOA");
+    z.owner_soa = owner[*soa].to_rr();
+    z.owner = std::make_shared<const dns::record_store>(std::move(owner));
+}
+
+void auth_role::load_combiner(zone_state& z) {
+    const auto& s = z.settings;
+    try {
+        if (auto text = kv_->get(agent_ns, key_of(s.name)))
+            z.agent = combiner::decode_agent_data(*text, s.name);
+        if (auto stored = owner_zone_db_->load(s.name)) {
+            dns::record_store records = std::move(stored->base);
+            for (const auto& d : stored->pending)
+                records = apply(records, d);
+            set_owner(z, std::move(records));
+        }
+        // A crash between the owner's copy (or the agent data) and the served zone being
+        // written: the content differs and a new serial is served; otherwise nothing.
+        if (z.owner) recombine(z, true);
+    } catch (const std::exception& e) {
+        z.last_error = std::string("combiner state unusable: ") + e.what();
+        log::error("zone_load_failed", {{"zone", key_of(s.name)}, {"error", z.last_error}});
+    }
+}
+
+void auth_role::recombine(zone_state& z, bool at_start) {
+    if (!z.owner || !z.owner_soa) return;
+    const auto& name = z.settings.name;
+    uint32_t owner_serial = soa_field(*z.owner_soa, 0);
+    // The last served serial survives in the served zone's database row even when the
+    // zone expired from memory.
+    std::optional<uint32_t> last =
+        z.data ? std::optional<uint32_t>(z.data->serial()) : zone_db_->serial(name);
+    if (at_start && z.data) {
+        dns::record_store same = combiner::combine(*z.owner, z.agent, name, *last);
+        if (diff(z.data->records(), same).empty()) return;
+    }
+    uint32_t serial = last ? combiner::next_serial(*last, owner_serial) : owner_serial;
+    dns::record_store combined = combiner::combine(*z.owner, z.agent, name, serial);
+    ++counters_.combines;
+    if (z.data) {
+        dns::zone_diff change = diff(z.data->records(), combined);
+        if (change.empty()) return;
+        commit(z, std::move(combined), &change);
+    } else {
+        zone_db_->save_full(name, combined, serial, store::zone_db::journal_mode::truncate);
+        z.journal.clear();
+        commit(z, std::move(combined), nullptr);
+    }
+    log::info("combined", {{"zone", key_of(name)},
+                           {"owner_serial", owner_serial},
+                           {"serial", serial},
+                           {"records", z.data->records().size()}});
+}
+
+uint16_t auth_role::agent_update(zone_state& z, const dns::message& query, const std::string* key,
+                                 const asio::ip::address& client, std::string& reason) {
+    const std::string zone = key_of(z.settings.name);
+    auto rejected = [&](uint16_t rcode, std::string why) {
+        ++counters_.updates_refused;
+        reason = std::move(why);
+        log::warn("update_refused", {{"zone", zone},
+                                     {"client", client.to_string()},
+                                     {"key", key ? *key : std::string()},
+                                     {"rcode", dns::rcode_to_text(rcode)},
+                                     {"reason", reason}});
+        return rcode;
+    };
+    // Agents authenticate with TSIG only (DESIGN.md §4), and the key must be allowed.
+    if (!key) return rejected(dns::rcode::REFUSED, "UPDATE without TSIG");
+    if (!z.settings.allow_update.allows(client, key))
+        return rejected(dns::rcode::REFUSED, "allow-update");
+    dns::name root;
+    combiner::agent_update_result r;
+    try {
+        r = combiner::apply_agent_update(z.agent, z.settings.name, query,
+                                         dns::name::from_text(*key, &root), now());
+    } catch (const std::exception& e) {
+        return rejected(dns::rcode::SERVFAIL, e.what());
+    }
+    if (r.rcode != dns::rcode::NOERROR) return rejected(r.rcode, r.reason);
+    if (!r.changed) return dns::rcode::NOERROR;
+    try {
+        // Durable before it is acted on or answered (DESIGN.md §5).
+        kv_->set(agent_ns, zone, combiner::encode_agent_data(r.data));
+    } catch (const std::exception& e) {
+        return rejected(dns::rcode::SERVFAIL, std::string("storing agent data: ") + e.what());
+    }
+    z.agent = std::move(r.data);
+    ++counters_.updates_ok;
+    log::info("agent_data_changed", {{"zone", zone}, {"key", *key}});
+    try {
+        recombine(z);
+    } catch (const std::exception& e) {
+        // Stored: the next owner transfer or restart combines it.
+        z.last_error = std::string("combining: ") + e.what();
+        log::error("combine_failed", {{"zone", zone}, {"error", e.what()}});
+    }
+    return dns::rcode::NOERROR;
+}
+
+std::optional<std::string> auth_role::zone_data_json(const std::string& name) const {
+    dns::name root;
+    zone_state* z = nullptr;
+    try {
+        z = exact_zone(dns::name::from_text(name, &root));
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    if (!z || !z->settings.combine) return std::nullopt;
+    std::string out = "{\"zone\":";
+    json_string(out, key_of(z->settings.name));
+    out += ",\"owner_serial\":";
+    out += z->owner_soa ? std::to_string(soa_field(*z->owner_soa, 0)) : "null";
+    out += ",\"served_serial\":";
+    out += z->data ? std::to_string(z->data->serial()) : "null";
+    out += ",\"ns_management\":";
+    bool agent_ns = z->owner && combiner::ns_management(*z->owner, z->settings.name) ==
+                                    combiner::ns_mgmt::agent;
+    out += agent_ns ? "\"AGENT\"" : "\"OWNER\"";
+    out += ",\"rrsets\":[";
+    bool first = true;
+    for (const auto& [type, set] : z->agent.rrsets) {
+        if (!first) out += ",";
+        first = false;
+        out += "{\"type\":";
+        json_string(out, dns::type_to_text(type));
+        out += ",\"changed_at\":" + std::to_string(set.changed_at) + ",\"changed_at_text\":";
+        json_string(out, utc_text(set.changed_at));
+        out += ",\"changed_by\":";
+        json_string(out, set.changed_by);
+        out += ",\"applied\":";
+        out += type != dns::rr_type::NS || (agent_ns && !set.records.empty()) ? "true" : "false";
+        out += ",\"records\":[";
+        for (size_t i = 0; i < set.records.size(); ++i) {
+            if (i) out += ",";
+            json_string(out, set.records[i].to_text());
+        }
+        out += "]}";
+    }
+    out += "]}";
+    return out;
 }
 
 }  // namespace hsync::auth

@@ -25,6 +25,7 @@
 #include "roles/auth/zone_data.h"
 #include "roles/role.h"
 #include "store/database.h"
+#include "store/kv_store.h"
 #include "store/zone_db.h"
 
 namespace hsync::auth {
@@ -41,6 +42,10 @@ struct zone_settings {
     acl allow_update = acl::none();
     update_policy policy;
     std::optional<uint32_t> refresh, retry, expire;  // override the SOA's timers
+    // Role combiner (docs/combiner.md): a secondary whose transfers are the owner's zone,
+    // kept apart; UPDATEs (TSIG) change only the agent's apex data; the zone served is
+    // combiner::combine() of both, with its own serial.
+    bool combine = false;
 };
 
 struct auth_settings {
@@ -51,6 +56,7 @@ struct auth_settings {
     uint16_t udp_payload_size = 1232;
     size_t journal_max_entries = 1000;  // differences kept per zone for IXFR out
     std::function<int64_t()> clock;     // seconds since the epoch; default: the system clock
+    std::string role_name = "auth";     // "combiner" when zones combine
 };
 
 class auth_role final : public roles::role {
@@ -69,12 +75,13 @@ class auth_role final : public roles::role {
     std::string reconfigure(auth_settings settings);
     std::vector<net::listen_endpoint> endpoints() const;
 
-    std::string name() const override { return "auth"; }
+    std::string name() const override { return settings_.role_name; }
     std::vector<roles::zone_status> zones() const override;
     std::optional<roles::zone_status> zone(const std::string& name) const override;
     std::string reload_zone(const std::string& name) override;
     std::string notify_zone(const std::string& name) override;
     std::vector<roles::metric> metrics() const override;
+    std::optional<std::string> zone_data_json(const std::string& name) const override;
 
     struct zone_state;  // per zone, in auth_role.cc
 
@@ -106,12 +113,27 @@ class auth_role final : public roles::role {
     void send_notifies(zone_state& z);
     int64_t now() const;
     roles::zone_status status_of(const zone_state& z) const;
+    // Combine mode (end of auth_role.cc): the owner's copy and the agent data.
+    void load_combiner(zone_state& z);
+    void set_owner(zone_state& z, dns::record_store owner);
+    // Builds the served zone from the owner's copy and the agent data; commits it (with
+    // the next served serial) if it differs from what is served. `at_start`: compare
+    // content only, so an unchanged restart keeps its serial.
+    void recombine(zone_state& z, bool at_start = false);
+    uint16_t agent_update(zone_state& z, const dns::message& query, const std::string* key,
+                          const net::asio::ip::address& client, std::string& reason);
+    const dns::rr* upstream_soa(const zone_state& z) const;  // owner's SOA or served SOA
 
     net::asio::any_io_executor ex_;
     auth_settings settings_;
     dnssec::tsig_keyring keyring_;
     std::unique_ptr<store::database> db_;
     std::unique_ptr<store::zone_db> zone_db_;
+    // Combine mode: the owners' zones (own file, so served and owner copies never mix)
+    // and the agent data.
+    std::unique_ptr<store::database> owner_db_;
+    std::unique_ptr<store::zone_db> owner_zone_db_;
+    std::unique_ptr<store::kv_store> kv_;
     std::unique_ptr<net::dns_server> server_;
     // Heavy work (applying transfers to large zones, building indexes) runs here, so the
     // loop keeps answering queries meanwhile.
@@ -127,6 +149,7 @@ class auth_role final : public roles::role {
         uint64_t xfr_in_ok = 0, xfr_in_failed = 0;
         uint64_t notify_in = 0, notify_out = 0, notify_out_failed = 0;
         uint64_t updates_ok = 0, updates_refused = 0;
+        uint64_t combines = 0;
     };
     counters counters_;
 };

@@ -1,0 +1,107 @@
+// hsyncctl combiner data NAME [--json]: the agent data a running combiner holds for a
+// zone, per RRset with when and by which key it last changed (GET /zones/NAME/agent-data).
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "api/management.h"
+#include "cmd/hsyncctl/commands.h"
+
+namespace hsync::cmd {
+namespace {
+
+using json = nlohmann::json;
+
+struct combiner_args {
+    std::string server = "127.0.0.1:8053";
+    std::string zone;
+    bool json_out = false;
+};
+
+[[noreturn]] void fail(const std::string& message) {
+    std::fprintf(stderr, "hsyncctl: error: %s\n", message.c_str());
+    throw CLI::RuntimeError(1);
+}
+
+std::string text(const json& j) {
+    if (j.is_null()) return "-";
+    if (j.is_string()) return j.get<std::string>().empty() ? "-" : j.get<std::string>();
+    return j.dump();
+}
+
+// Percent-encodes all but unreserved characters (RFC 3986 §2.3).
+std::string zone_target(const std::string& name) {
+    std::string out = "/zones/";
+    for (unsigned char c : name) {
+        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            char buf[4];
+            std::snprintf(buf, sizeof buf, "%%%02X", c);
+            out += buf;
+        }
+    }
+    return out + "/agent-data";
+}
+
+}  // namespace
+
+void add_combiner_commands(CLI::App& app) {
+    auto a = std::make_shared<combiner_args>();
+    if (const char* env = std::getenv("HSYNC_SERVER"); env && *env) a->server = env;
+    auto* combiner = app.add_subcommand("combiner", "Talk to a running hsyncd combiner");
+    combiner->require_subcommand(1);
+    auto* data = combiner->add_subcommand("data", "The agent data a combiner holds for a zone");
+    data->add_option("name", a->zone, "Zone name")->required();
+    data->add_option("--server", a->server, "hsyncd management address ADDR:PORT")
+        ->envname("HSYNC_SERVER");
+    data->add_flag("--json", a->json_out, "Print the API's JSON");
+    CLI::App* root = &app;
+    data->callback([a, root, data] {
+        // `hsyncctl --server ADDR combiner data ...`: the top-level option (status, zone ...).
+        if (data->count("--server") == 0)
+            if (auto* top = root->get_option_no_throw("--server"); top && top->count())
+                a->server = top->as<std::string>();
+        api::client_reply r;
+        try {
+            r = api::http_request(a->server, "GET", zone_target(a->zone),
+                                  std::chrono::milliseconds(10000));
+        } catch (const std::exception& e) {
+            fail(e.what());
+        }
+        json j = json::parse(r.body, nullptr, false);
+        if (r.status < 200 || r.status > 299)
+            fail(j.is_object() && j.contains("error") && j["error"].is_string()
+                     ? j["error"].get<std::string>()
+                     : "HTTP " + std::to_string(r.status));
+        if (j.is_discarded() || !j.is_object()) fail("the server's reply is not a JSON object");
+        if (a->json_out) {
+            std::printf("%s\n", j.dump(2, ' ', false, json::error_handler_t::replace).c_str());
+            return;
+        }
+        std::printf("zone           %s\nowner serial   %s\nserved serial  %s\nNS managed by  %s\n",
+                    text(j["zone"]).c_str(), text(j["owner_serial"]).c_str(),
+                    text(j["served_serial"]).c_str(), text(j["ns_management"]).c_str());
+        if (!j["rrsets"].is_array() || j["rrsets"].empty()) {
+            std::printf("no agent data\n");
+            return;
+        }
+        for (const auto& s : j["rrsets"]) {
+            std::printf("\n%s: %zu records, changed %s by %s%s\n", text(s["type"]).c_str(),
+                        s["records"].is_array() ? s["records"].size() : 0,
+                        text(s["changed_at_text"]).c_str(), text(s["changed_by"]).c_str(),
+                        s["applied"] == false ? " (kept, not applied: NSMgmt is OWNER)" : "");
+            if (s["records"].is_array())
+                for (const auto& rec : s["records"])
+                    std::printf("  %s\n", text(rec).c_str());
+        }
+    });
+}
+
+}  // namespace hsync::cmd
