@@ -364,7 +364,7 @@ awaitable<void> auth_role::handle(const net::request& req, net::responder& out) 
         query = dns::message::parse(req.wire);
         parsed = true;
     } catch (const dns::dns_error& e) {
-        ++counters_.formerr;
+        ++counters_.responses[dns::rcode::FORMERR];
         log::debug("formerr", {{"client", req.client.to_string()}, {"error", e.what()}});
     }
     if (!parsed) {
@@ -395,31 +395,7 @@ awaitable<void> auth_role::handle(const net::request& req, net::responder& out) 
     auto client = req.client.address;
 
     auto reply = [&](const dns::message& resp) -> awaitable<void> {
-        switch (resp.rcode) {
-            case dns::rcode::NOERROR:
-                ++counters_.noerror;
-                break;
-            case dns::rcode::NXDOMAIN:
-                ++counters_.nxdomain;
-                break;
-            case dns::rcode::REFUSED:
-                ++counters_.refused;
-                break;
-            case dns::rcode::NOTAUTH:
-                ++counters_.notauth;
-                break;
-            case dns::rcode::NOTIMP:
-                ++counters_.notimp;
-                break;
-            case dns::rcode::SERVFAIL:
-                ++counters_.servfail;
-                break;
-            case dns::rcode::FORMERR:
-                ++counters_.formerr;
-                break;
-            default:
-                break;
-        }
+        if (resp.rcode < counters_.responses.size()) ++counters_.responses[resp.rcode];
         co_await out.send(encode(resp, query, req.tcp, tp));
     };
 
@@ -1027,14 +1003,11 @@ std::vector<roles::metric> auth_role::metrics() const {
     };
     const auto& c = counters_;
     add("hsync_requests_total", "DNS messages received", {}, double(c.queries));
-    for (auto [rcode, v] : {std::pair{"NOERROR", c.noerror},
-                            {"NXDOMAIN", c.nxdomain},
-                            {"REFUSED", c.refused},
-                            {"NOTAUTH", c.notauth},
-                            {"NOTIMP", c.notimp},
-                            {"SERVFAIL", c.servfail},
-                            {"FORMERR", c.formerr}})
-        add("hsync_responses_total", "responses by RCODE", {{"rcode", rcode}}, double(v));
+    for (uint16_t rcode :
+         {dns::rcode::NOERROR, dns::rcode::NXDOMAIN, dns::rcode::REFUSED, dns::rcode::NOTAUTH,
+          dns::rcode::NOTIMP, dns::rcode::SERVFAIL, dns::rcode::FORMERR})
+        add("hsync_responses_total", "responses by RCODE", {{"rcode", dns::rcode_to_text(rcode)}},
+            double(c.responses[rcode]));
     add("hsync_tsig_failures_total", "requests whose TSIG did not verify", {},
         double(c.tsig_failures));
     add("hsync_transfers_out_total", "zone transfers served", {{"type", "AXFR"}},

@@ -7,6 +7,7 @@
 // so a query being answered keeps the version it started with.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -142,8 +143,8 @@ class auth_role final : public roles::role {
     bool stopping_ = false;
 
     struct counters {
-        uint64_t queries = 0, formerr = 0, refused = 0, notauth = 0, notimp = 0, servfail = 0,
-                 nxdomain = 0, noerror = 0;
+        uint64_t queries = 0;
+        std::array<uint64_t, 16> responses{};  // by the header's 4-bit RCODE
         uint64_t tsig_failures = 0;
         uint64_t axfr_out = 0, ixfr_out = 0, xfr_out_refused = 0;
         uint64_t xfr_in_ok = 0, xfr_in_failed = 0;
