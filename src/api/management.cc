@@ -169,7 +169,9 @@ http_reply handle_request(roles::role& role, const server_info& info, std::strin
                 r.body = to_body(json{{"zones", list}});
                 return r;
             }
-            if (parts.size() > 3) return error_reply(404, "no such endpoint: " + std::string(path));
+            const bool key_step = parts.size() == 5 && parts[2] == "keys";
+            if (parts.size() > 3 && !key_step)
+                return error_reply(404, "no such endpoint: " + std::string(path));
             auto decoded = percent_decode(parts[1]);
             auto zone = decoded ? normalize_zone_name(*decoded) : std::nullopt;
             if (!zone)
@@ -178,20 +180,41 @@ http_reply handle_request(roles::role& role, const server_info& info, std::strin
             if (parts.size() == 2) {
                 if (!get) return method_not_allowed("GET");
                 if (!status) return error_reply(404, "zone " + *zone + " is not served here");
+                json j = zone_json(*status);
+                // A signer's key list, structured, so an agent can tell its keys from others'.
+                if (role.name() == "signer")
+                    if (auto data = role.zone_data_json(*zone)) j["signing"] = json::parse(*data);
                 http_reply r;
-                r.body = to_body(zone_json(*status));
+                r.body = to_body(j);
+                return r;
+            }
+            if (key_step) {
+                // POST /zones/NAME/keys/{publish ROLE|activate TAG|retire TAG|remove TAG}
+                if (method != "POST") return method_not_allowed("POST");
+                if (!status) return error_reply(404, "zone " + *zone + " is not served here");
+                std::string step(parts[3]), arg(parts[4]);
+                std::string err = role.key_command(*zone, step, arg);
+                if (!err.empty()) {
+                    log::warn("management_action_failed",
+                              {{"action", "key " + step + " " + arg}, {"zone", *zone}, {"error", err}});
+                    return error_reply(409, err);
+                }
+                log::info("management_action", {{"action", "key " + step + " " + arg}, {"zone", *zone}});
+                http_reply r;
+                r.body = to_body(json{{"zone", *zone}, {"action", "key " + step + " " + arg},
+                                      {"result", "done; the zone is signed again"}});
                 return r;
             }
             std::string_view action = parts[2];
-            if (action == "agent-data") {
+            if ((action == "agent-data" && role.name() != "signer") ||
+                (action == "keys" && role.name() == "signer")) {
                 if (!get) return method_not_allowed("GET");
                 if (!status) return error_reply(404, "zone " + *zone + " is not served here");
                 auto data = role.zone_data_json(*zone);
                 if (!data)
-                    return error_reply(404, "zone " + *zone +
-                                                " has no agent data here "
-                                                "(role " +
-                                                role.name() + ")");
+                    return error_reply(404, "zone " + *zone + " has no " +
+                                                (action == "keys" ? "keys" : "agent data") +
+                                                " here (role " + role.name() + ")");
                 http_reply r;
                 r.body = to_body(json::parse(*data));
                 return r;

@@ -52,6 +52,13 @@ public:
     virtual std::optional<std::string> zone_data_json(const std::string& /*name*/) const {
         return std::nullopt;
     }
+
+    // A signer's key step (publish ROLE | activate TAG | retire TAG | remove TAG); returns an
+    // error text, empty on success.
+    virtual std::string key_command(const std::string& /*zone*/, const std::string& /*action*/,
+                                    const std::string& /*argument*/) {
+        return "this role has no DNSSEC keys";
+    }
 };
 
 }  // namespace hsync::roles

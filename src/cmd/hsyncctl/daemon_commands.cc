@@ -195,6 +195,41 @@ void add_zone_daemon_commands(CLI::App& zone) {
         print_table(rows);
     });
 
+    // Signer: the key list and the key steps (docs/signer.md).
+    auto* keys = zone.add_subcommand("keys", "DNSSEC keys of a zone on a running hsyncd signer");
+    keys->add_option("name", a->zone, "Zone name")->required();
+    add_common(keys, a);
+    keys->callback([a] {
+        json j = call(*a, "GET", zone_path(a->zone) + "/keys");
+        if (a->json_out) return print_json(j);
+        std::printf("zone %s  unsigned serial %s  signed serial %s  policy %s\n",
+                    text(j["zone"]).c_str(), text(j["unsigned_serial"]).c_str(),
+                    text(j["signed_serial"]).c_str(), text(j["policy"]).c_str());
+        std::vector<std::vector<std::string>> rows{
+            {"tag", "role", "algorithm", "state", "published", "activated", "retired"}};
+        for (const auto& k : j["keys"])
+            rows.push_back({text(k["tag"]), text(k["role"]), text(k["algorithm"]),
+                            text(k["state"]), timestamp(k["published"]),
+                            k["activated"] == 0 ? "-" : timestamp(k["activated"]),
+                            k["retired"] == 0 ? "-" : timestamp(k["retired"])});
+        print_table(rows);
+    });
+    static std::string key_step, key_argument;
+    auto* key = zone.add_subcommand(
+        "key", "A key step on a running hsyncd signer: publish zsk|ksk|csk, activate|retire|remove TAG");
+    key->add_option("name", a->zone, "Zone name")->required();
+    key->add_option("step", key_step, "publish, activate, retire or remove")
+        ->required()
+        ->check(CLI::IsMember({"publish", "activate", "retire", "remove"}));
+    key->add_option("argument", key_argument, "zsk|ksk|csk for publish, else a key tag")->required();
+    add_common(key, a);
+    key->callback([a] {
+        json r = call(*a, "POST", zone_path(a->zone) + "/keys/" + key_step + "/" + key_argument);
+        if (a->json_out) return print_json(r);
+        std::printf("%s: %s: %s\n", text(r["zone"]).c_str(), text(r["action"]).c_str(),
+                    text(r["result"]).c_str());
+    });
+
     for (const char* action : {"reload", "notify"}) {
         auto* cmd =
             zone.add_subcommand(action, std::string(action) == "reload"

@@ -18,7 +18,9 @@
 #include "dns/name.h"
 #include "dns/rdata.h"
 #include "dns/text.h"
+#include "dnssec/key.h"
 #include "roles/auth/acl.h"
+#include "roles/signer/keys.h"
 
 namespace hsync::hsyncd {
 
@@ -80,6 +82,12 @@ const tsig_key* config::find_key(const std::string& name) const {
 const zone_config* config::find_zone(const std::string& name) const {
     for (const auto& z : zones)
         if (z.name == name) return &z;
+    return nullptr;
+}
+
+const signer::signing_policy* config::find_policy(const std::string& name) const {
+    for (const auto& p : dnssec_policies)
+        if (p.name == name) return &p;
     return nullptr;
 }
 
@@ -579,7 +587,8 @@ zone_config parse_zone(const context& c, const YAML::Node& n, const std::string&
                        const config& cfg, acl_resolver& acls) {
     mapping m(c, n, path,
               {"name", "type", "file", "primaries", "transfer-key", "notify", "allow-transfer",
-               "allow-notify", "allow-update", "update-policy", "refresh", "retry", "expire"});
+               "allow-notify", "allow-update", "update-policy", "refresh", "retry", "expire",
+               "dnssec-policy"});
     zone_config z;
     z.line = n.Mark().line + 1;
     const auto& name_node = m.require("name");
@@ -632,7 +641,100 @@ zone_config parse_zone(const context& c, const YAML::Node& n, const std::string&
     if (const auto* v = m.get("expire")) z.expire = duration(c, *v, m.path("expire"), 1, 31536000);
     if (z.expire && z.refresh && *z.expire < *z.refresh)
         c.fail(*m.get("expire"), m.path("expire"), "is shorter than refresh");
+    if (const auto* v = m.get("dnssec-policy")) {
+        if (cfg.role != "signer") c.fail(*v, m.path("dnssec-policy"), "applies only to role signer");
+        z.dnssec_policy = scalar(c, *v, m.path("dnssec-policy"));
+        if (!cfg.find_policy(z.dnssec_policy))
+            c.fail(*v, m.path("dnssec-policy"),
+                   quote(z.dnssec_policy) + " is not defined in dnssec-policies");
+    } else if (cfg.role == "signer") {
+        z.dnssec_policy = "default";
+    }
+    if (cfg.role == "signer" && z.type != zone_config::zone_type::secondary)
+        c.fail(n, path,
+               "a signer's zone must be type secondary (a secondary of the provider's "
+               "combiner)");
     return z;
+}
+
+uint8_t algorithm_value(const context& c, const YAML::Node& n, const std::string& path) {
+    std::string s = scalar(c, n, path);
+    std::string upper;
+    for (char ch : s)
+        upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+    for (unsigned a = 1; a < 256; ++a) {
+        uint8_t alg = static_cast<uint8_t>(a);
+        if (!dnssec::algorithm_supported(alg)) continue;
+        if (upper == dnssec::algorithm_name(alg) || s == std::to_string(a)) return alg;
+    }
+    std::string list;
+    for (unsigned a = 1; a < 256; ++a)
+        if (dnssec::algorithm_supported(static_cast<uint8_t>(a)))
+            list += (list.empty() ? "" : ", ") + dnssec::algorithm_name(static_cast<uint8_t>(a));
+    c.fail(n, path, quote(s) + " is not a signing algorithm we support (" + list + ")");
+}
+
+signer::signing_policy parse_policy(const context& c, const YAML::Node& n,
+                                    const std::string& path) {
+    mapping m(c, n, path,
+              {"name", "algorithm", "keys", "dnskey-ttl", "signature-validity",
+               "signature-refresh", "nsec3", "nsec3-iterations", "nsec3-salt", "nsec3-opt-out",
+               "publish-cds", "zsk-lifetime", "ksk-lifetime", "propagation-delay",
+               "publish-safety", "retire-safety"});
+    signer::signing_policy p;
+    const auto& name_node = m.require("name");
+    p.name = scalar(c, name_node, m.path("name"));
+    if (p.name.empty()) c.fail(name_node, m.path("name"), "is empty");
+    if (const auto* v = m.get("algorithm")) p.algorithm = algorithm_value(c, *v, m.path("algorithm"));
+    if (const auto* v = m.get("keys")) {
+        static const char* const kinds[] = {"ksk-zsk", "csk"};
+        p.csk = one_of(c, *v, m.path("keys"), kinds) == "csk";
+    }
+    if (const auto* v = m.get("dnskey-ttl")) p.dnskey_ttl = duration(c, *v, m.path("dnskey-ttl"), 0, 604800);
+    if (const auto* v = m.get("signature-validity"))
+        p.validity = duration(c, *v, m.path("signature-validity"), 7200, 365 * 86400);
+    if (const auto* v = m.get("signature-refresh"))
+        p.refresh = duration(c, *v, m.path("signature-refresh"), 600, 365 * 86400);
+    else
+        p.refresh = p.validity / 2;
+    // A refresh as long as the validity re-signs everything at every check.
+    if (p.refresh >= p.validity)
+        c.fail(m.get("signature-refresh") ? *m.get("signature-refresh") : n,
+               m.path("signature-refresh"),
+               "must be shorter than signature-validity (" + std::to_string(p.validity) + " s)");
+    if (const auto* v = m.get("nsec3")) p.nsec3 = boolean(c, *v, m.path("nsec3"));
+    if (const auto* v = m.get("nsec3-iterations"))  // RFC 9276 §3.1: 0; validators give up above 150
+        p.nsec3_iterations =
+            static_cast<uint16_t>(integer(c, *v, m.path("nsec3-iterations"), 0, 150));
+    if (const auto* v = m.get("nsec3-salt")) {
+        std::string hex = scalar(c, *v, m.path("nsec3-salt"));
+        if (hex != "-") {
+            if (hex.size() % 2 || hex.size() > 510 ||
+                !std::all_of(hex.begin(), hex.end(),
+                             [](unsigned char ch) { return std::isxdigit(ch); }))
+                c.fail(*v, m.path("nsec3-salt"), quote(hex) + " is not hex (or - for none)");
+            for (size_t i = 0; i < hex.size(); i += 2)
+                p.nsec3_salt.push_back(
+                    static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+        }
+    }
+    if (const auto* v = m.get("nsec3-opt-out")) p.nsec3_opt_out = boolean(c, *v, m.path("nsec3-opt-out"));
+    if (const auto* v = m.get("publish-cds")) p.publish_cds = boolean(c, *v, m.path("publish-cds"));
+    if (const auto* v = m.get("zsk-lifetime"))
+        p.zsk_lifetime = duration(c, *v, m.path("zsk-lifetime"), 0, 10 * 365 * 86400);
+    if (const auto* v = m.get("ksk-lifetime"))
+        p.ksk_lifetime = duration(c, *v, m.path("ksk-lifetime"), 0, 10 * 365 * 86400);
+    if (const auto* v = m.get("propagation-delay"))
+        p.propagation_delay = duration(c, *v, m.path("propagation-delay"), 0, 7 * 86400);
+    if (const auto* v = m.get("publish-safety"))
+        p.publish_safety = duration(c, *v, m.path("publish-safety"), 0, 30 * 86400);
+    if (const auto* v = m.get("retire-safety"))
+        p.retire_safety = duration(c, *v, m.path("retire-safety"), 0, 30 * 86400);
+    if (p.zsk_lifetime && p.zsk_lifetime <= signer::publish_interval(p))
+        c.fail(*m.get("zsk-lifetime"), m.path("zsk-lifetime"),
+               "must be longer than dnskey-ttl + propagation-delay + publish-safety (" +
+                   std::to_string(signer::publish_interval(p)) + " s)");
+    return p;
 }
 
 limits_config parse_limits(const context& c, const YAML::Node& n, const std::string& path) {
@@ -682,7 +784,8 @@ config parse_config(const std::string& text, const std::string& file, bool check
 
     mapping top(c, root, "",
                 {"role", "listen", "data-dir", "log-level", "log-file", "management",
-                 "allow-remote-management", "tsig-keys", "acls", "zones", "limits"});
+                 "allow-remote-management", "tsig-keys", "acls", "zones", "limits",
+                 "dnssec-policies"});
     config cfg;
     cfg.file = file;
     cfg.role = one_of(c, top.require("role"), "role", known_roles);
@@ -731,6 +834,28 @@ config parse_config(const std::string& text, const std::string& file, bool check
                        "is not a valid ACL name (letters, digits, '-', '_'; not any/none/key)");
             if (cfg.acls.count(name)) c.fail(it->first, "acls." + name, "is defined twice");
             cfg.acls[name] = acls.named(name, it->second, "acls." + name);
+        }
+    }
+
+    cfg.dnssec_policies.push_back(signer::signing_policy{});  // "default", maybe replaced
+    if (const auto* v = top.get("dnssec-policies")) {
+        if (cfg.role != "signer") c.fail(*v, "dnssec-policies", "applies only to role signer");
+        if (!v->IsSequence() && !v->IsNull())
+            c.fail(*v, "dnssec-policies", "must be a list of policies");
+        std::map<std::string, int> seen;
+        for (size_t i = 0; i < v->size(); ++i) {
+            std::string p = index("dnssec-policies", i);
+            auto policy = parse_policy(c, (*v)[i], p);
+            int line = (*v)[i].Mark().line + 1;
+            if (auto it = seen.find(policy.name); it != seen.end())
+                c.fail((*v)[i], p,
+                       "policy " + quote(policy.name) + " is defined twice (also on line " +
+                           std::to_string(it->second) + ")");
+            seen[policy.name] = line;
+            if (policy.name == "default")
+                cfg.dnssec_policies.front() = std::move(policy);
+            else
+                cfg.dnssec_policies.push_back(std::move(policy));
         }
     }
 

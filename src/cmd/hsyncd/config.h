@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "net/asio.h"
+#include "roles/signer/policy.h"
 
 namespace hsync::hsyncd {
 
@@ -78,6 +79,7 @@ struct zone_config {
     std::vector<update_rule> update_policy;
     // Overrides of the SOA timers (RFC 1035 §3.3.13), in seconds; none: use the SOA's.
     std::optional<uint32_t> refresh, retry, expire;
+    std::string dnssec_policy;  // role signer: a dnssec-policies name ("default" if unset)
     int line = 0;  // where the zone is defined, for messages at run time
 };
 
@@ -102,9 +104,13 @@ struct config {
     std::map<std::string, acl_elements> acls;
     std::vector<zone_config> zones;
     limits_config limits;
+    // Role signer. A policy named "default" always exists (the built-in values unless the
+    // file defines one with that name).
+    std::vector<signer::signing_policy> dnssec_policies;
 
     const tsig_key* find_key(const std::string& canonical_name) const;
     const zone_config* find_zone(const std::string& canonical_name) const;
+    const signer::signing_policy* find_policy(const std::string& name) const;
 };
 
 inline constexpr const char* known_roles[] = {"auth", "combiner", "signer", "agent", "parent"};

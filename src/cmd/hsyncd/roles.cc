@@ -100,6 +100,16 @@ auth::auth_settings auth_settings_of(const config& cfg) {
                                          "(a secondary of the zone owner's primary)");
             zs.combine = true;
         }
+        if (cfg.role == "signer") {
+            // Every zone of a signer is its combiner's zone signed with our keys.
+            if (!zs.secondary)
+                throw std::runtime_error(where +
+                                         ": a signer's zone must be type secondary "
+                                         "(a secondary of the provider's combiner)");
+            const auto* policy = cfg.find_policy(z.dnssec_policy.empty() ? "default" : z.dnssec_policy);
+            if (!policy) throw std::runtime_error(where + ": no dnssec-policy " + z.dnssec_policy);
+            zs.sign = *policy;
+        }
         s.zones.push_back(std::move(zs));
     }
     s.role_name = cfg.role;
@@ -109,7 +119,7 @@ auth::auth_settings auth_settings_of(const config& cfg) {
 }  // namespace
 
 bool role_implemented(std::string_view role) {
-    return role == "auth" || role == "combiner";
+    return role == "auth" || role == "combiner" || role == "signer";
 }
 
 std::unique_ptr<roles::role> make_role(const config& cfg, net::asio::io_context& io) {

@@ -12,6 +12,7 @@
 #include "roles/auth/answer.h"
 #include "roles/auth/journal.h"
 #include "roles/auth/xfr.h"
+#include "roles/auth/zone_state.h"
 #include "roles/combiner/combine.h"
 #include "roles/log.h"
 
@@ -21,65 +22,7 @@ namespace asio = net::asio;
 using net::awaitable;
 using net::use_awaitable;
 
-struct auth_role::zone_state {
-    zone_settings settings;
-    std::shared_ptr<const zone_data> data;  // null: nothing to serve (not loaded or expired)
-    std::deque<dns::zone_diff> journal;     // recent differences, oldest first (IXFR out)
-    std::string last_error;
-    std::optional<int64_t> loaded_at, last_refresh, last_success;
-    std::unique_ptr<asio::steady_timer> wake;  // the refresh loop sleeps on it; NOTIFY wakes
-    bool refresh_running = false;
-    bool removed = false;
-    uint64_t transfers_in = 0;
-    std::string last_transfer;  // "AXFR from 192.0.2.1#53 serial 5" for zone show
-    // Combine mode only: the owner's latest zone and the agent data (docs/combiner.md).
-    std::shared_ptr<const dns::record_store> owner;
-    std::optional<dns::rr> owner_soa;
-    combiner::agent_data agent;
-};
-
 namespace {
-
-std::string key_of(const dns::name& n) {
-    return n.canonical().to_text();
-}
-
-uint32_t soa_field(const dns::rr& soa, int index) {
-    // index 0 = serial, 1 refresh, 2 retry, 3 expire, 4 minimum
-    dns::wire_reader r(soa.rdata);
-    r.read_name(false);
-    r.read_name(false);
-    uint32_t v = 0;
-    for (int i = 0; i <= index; ++i)
-        v = r.u32();
-    return v;
-}
-
-std::string utc_text(int64_t t) {
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
-void json_string(std::string& out, std::string_view v) {
-    out.push_back('"');
-    for (unsigned char c : v) {
-        if (c == '"' || c == '\\') {
-            out.push_back('\\');
-            out.push_back(static_cast<char>(c));
-        } else if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else {
-            out.push_back(static_cast<char>(c));
-        }
-    }
-    out.push_back('"');
-}
 
 constexpr std::string_view agent_ns = "combiner-agent";  // kv namespace: zone -> agent data
 
@@ -132,8 +75,10 @@ void auth_role::start() {
     db_ = std::make_unique<store::database>(settings_.data_dir + "/auth.sqlite");
     pool_ = std::make_unique<asio::thread_pool>(1);
     zone_db_ = std::make_unique<store::zone_db>(*db_);
-    if (std::any_of(settings_.zones.begin(), settings_.zones.end(),
-                    [](const zone_settings& zs) { return zs.combine; })) {
+    // Combiner and signer keep their upstream's zones apart (a zone may be added later).
+    if (settings_.role_name == "combiner" || settings_.role_name == "signer" ||
+        std::any_of(settings_.zones.begin(), settings_.zones.end(),
+                    [](const zone_settings& zs) { return zs.combine || zs.sign; })) {
         owner_db_ = std::make_unique<store::database>(settings_.data_dir + "/owner.sqlite");
         owner_zone_db_ = std::make_unique<store::zone_db>(*owner_db_);
         kv_ = std::make_unique<store::kv_store>(*db_);
@@ -159,6 +104,7 @@ void auth_role::start_zone(const std::shared_ptr<zone_state>& z) {
     if (z->settings.secondary) {
         load_stored(*z);
         if (z->settings.combine) load_combiner(*z);
+        if (z->settings.sign) load_signer(*z);
         z->refresh_running = true;
         asio::co_spawn(ex_, refresh_loop(z), asio::detached);
     } else {
@@ -642,6 +588,8 @@ awaitable<void> auth_role::refresh_loop(std::shared_ptr<zone_state> z) {
             z->data.reset();
         }
         uint32_t wait = ok ? refresh : (z->data ? retry : std::min<uint32_t>(retry, 10));
+        if (z->settings.sign && z->next_maintenance > t)
+            wait = std::min<uint32_t>(wait, static_cast<uint32_t>(z->next_maintenance - t));
         wait = std::max<uint32_t>(wait, 1);
         z->wake->expires_after(std::chrono::seconds(wait));
         boost::system::error_code ec;
@@ -783,11 +731,14 @@ awaitable<bool> auth_role::transfer_in(std::shared_ptr<zone_state> z, const net:
             co_return true;
         case xfr_receiver::kind::axfr: {
             uint32_t serial = receiver.serial();
-            if (s.combine) {
+            if (s.combine || s.sign) {
                 dns::record_store owner = receiver.take_zone();
                 owner_zone_db_->save_full(s.name, owner, serial);
                 set_owner(*z, std::move(owner));
-                recombine(*z);
+                if (s.sign)
+                    co_await resign(z, nullptr);
+                else
+                    recombine(*z);
                 break;
             }
             auto records = std::make_shared<dns::record_store>(receiver.take_zone());
@@ -810,15 +761,31 @@ awaitable<bool> auth_role::transfer_in(std::shared_ptr<zone_state> z, const net:
             // serves a complete version and the next refresh fetches the rest.
             auto diffs = std::make_shared<std::vector<dns::zone_diff>>(receiver.take_diffs());
             if (diffs->empty()) co_return true;
-            if (s.combine) {
+            if (s.combine || s.sign) {
                 if (!z->owner) throw std::runtime_error("IXFR without an owner copy");
                 for (const auto& d : *diffs)
                     owner_zone_db_->append_diff(s.name, d);
-                dns::record_store owner = apply(*z->owner, diffs->front());
-                for (size_t i = 1; i < diffs->size(); ++i)
-                    owner = apply(owner, (*diffs)[i]);
-                set_owner(*z, std::move(owner));
-                recombine(*z);
+                std::shared_ptr<const dns::record_store> base = z->owner;
+                auto owner = co_await asio::co_spawn(
+                    pool_->get_executor(),
+                    [base, diffs]() -> awaitable<std::shared_ptr<dns::record_store>> {
+                        auto out = std::make_shared<dns::record_store>(apply(*base, diffs->front()));
+                        for (size_t i = 1; i < diffs->size(); ++i)
+                            *out = apply(*out, (*diffs)[i]);
+                        co_return out;
+                    },
+                    use_awaitable);
+                set_owner(*z, std::move(*owner));
+                if (s.sign) {
+                    auto names = std::make_shared<std::vector<dns::name>>();
+                    for (const auto& d : *diffs)
+                        for (const auto* list : {&d.removed, &d.added})
+                            for (const auto& r : *list)
+                                names->push_back(r.owner);
+                    co_await resign(z, std::move(names));
+                } else {
+                    recombine(*z);
+                }
                 break;
             }
             for (const auto& d : *diffs)
@@ -895,6 +862,7 @@ roles::zone_status auth_role::status_of(const zone_state& z) const {
             st.details["agent " + dns::type_to_text(type)] = v;
         }
     }
+    if (z.settings.sign) add_sign_details(z, st);
     if (!z.settings.notify.empty()) {
         std::string n;
         for (const auto& p : z.settings.notify)
@@ -979,6 +947,8 @@ std::string auth_role::reconfigure(auth_settings settings) {
         }
         auto& z = *it->second;
         bool kind_changed = z.settings.secondary != zs->secondary;
+        // A new policy (algorithm, NSEC3, ...) needs a new signing of the whole zone.
+        if (z.settings.sign && zs->sign && !(*z.settings.sign == *zs->sign)) z.resign_full = true;
         z.settings = *zs;
         if (kind_changed)
             log::warn("zone_kind_changed",
@@ -1053,7 +1023,7 @@ std::vector<roles::metric> auth_role::metrics() const {
 // --- combine mode (docs/combiner.md) ---
 
 const dns::rr* auth_role::upstream_soa(const zone_state& z) const {
-    if (z.settings.combine) return z.owner_soa ? &*z.owner_soa : nullptr;
+    if (z.settings.combine || z.settings.sign) return z.owner_soa ? &*z.owner_soa : nullptr;
     return z.data ? &z.data->soa() : nullptr;
 }
 
@@ -1168,6 +1138,7 @@ std::optional<std::string> auth_role::zone_data_json(const std::string& name) co
     } catch (const std::exception&) {
         return std::nullopt;
     }
+    if (z && z->settings.sign) return sign_status_json(*z);
     if (!z || !z->settings.combine) return std::nullopt;
     std::string out = "{\"zone\":";
     json_string(out, key_of(z->settings.name));

@@ -25,6 +25,7 @@
 #include "roles/auth/update.h"
 #include "roles/auth/zone_data.h"
 #include "roles/role.h"
+#include "roles/signer/keys.h"
 #include "store/database.h"
 #include "store/kv_store.h"
 #include "store/zone_db.h"
@@ -47,6 +48,9 @@ struct zone_settings {
     // kept apart; UPDATEs (TSIG) change only the agent's apex data; the zone served is
     // combiner::combine() of both, with its own serial.
     bool combine = false;
+    // Role signer (docs/signer.md): a secondary whose transfers are the unsigned zone, kept
+    // apart; the zone served is that zone signed with our keys under this policy.
+    std::optional<signer::signing_policy> sign;
 };
 
 struct auth_settings {
@@ -58,6 +62,10 @@ struct auth_settings {
     size_t journal_max_entries = 1000;  // differences kept per zone for IXFR out
     std::function<int64_t()> clock;     // seconds since the epoch; default: the system clock
     std::string role_name = "auth";     // "combiner" when zones combine
+    // Sign mode: how often key timers and signature expiry are checked; at most this many
+    // owner names re-signed per check (signature refresh spreads out over time).
+    uint32_t signer_check_interval = 600;
+    size_t signer_refresh_batch = 10000;
 };
 
 class auth_role final : public roles::role {
@@ -83,6 +91,8 @@ class auth_role final : public roles::role {
     std::string notify_zone(const std::string& name) override;
     std::vector<roles::metric> metrics() const override;
     std::optional<std::string> zone_data_json(const std::string& name) const override;
+    std::string key_command(const std::string& zone, const std::string& action,
+                            const std::string& argument) override;
 
     struct zone_state;  // per zone, in auth_role.cc
 
@@ -124,6 +134,21 @@ class auth_role final : public roles::role {
     uint16_t agent_update(zone_state& z, const dns::message& query, const std::string* key,
                           const net::asio::ip::address& client, std::string& reason);
     const dns::rr* upstream_soa(const zone_state& z) const;  // owner's SOA or served SOA
+    // Sign mode (sign_mode.cc): keys, full and incremental signing, maintenance.
+    void load_signer(zone_state& z);
+    // Signs the unsigned zone (z.owner) and serves the result. `changed`: the owner names
+    // an IXFR touched (incremental signing where possible); null: sign in full.
+    // `max_names`: the incremental limit (0: sign_incremental's default).
+    net::awaitable<void> resign(std::shared_ptr<zone_state> z,
+                                std::shared_ptr<const std::vector<dns::name>> changed,
+                                size_t max_names = 0);
+    // Key timers, requested re-signs and signature refresh, when due.
+    net::awaitable<void> signer_maintenance(std::shared_ptr<zone_state> z);
+    bool ensure_keys(zone_state& z);  // initial keys on first sight; true if it made some
+    void store_keys(zone_state& z);
+    signer::zone_key new_key(zone_state& z, dnssec::key_role role);
+    std::string sign_status_json(const zone_state& z) const;
+    void add_sign_details(const zone_state& z, roles::zone_status& st) const;
 
     net::asio::any_io_executor ex_;
     auth_settings settings_;
@@ -151,6 +176,7 @@ class auth_role final : public roles::role {
         uint64_t notify_in = 0, notify_out = 0, notify_out_failed = 0;
         uint64_t updates_ok = 0, updates_refused = 0;
         uint64_t combines = 0;
+        uint64_t signs_full = 0, signs_incremental = 0, sign_failures = 0, signatures_made = 0;
     };
     counters counters_;
 };

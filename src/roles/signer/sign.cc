@@ -1,0 +1,421 @@
+#include "roles/signer/sign.h"
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+
+#include "dns/rdata.h"
+#include "dnssec/ds.h"
+#include "dnssec/nsec.h"
+#include "dnssec/rrsig.h"
+#include "roles/auth/journal.h"
+
+namespace hsync::signer {
+
+namespace T = dns::rr_type;
+using dnssec::key;
+
+namespace {
+
+bool generated_type(uint16_t t) {
+    return t == T::RRSIG || t == T::NSEC || t == T::NSEC3 || t == T::NSEC3PARAM;
+}
+
+bool key_set_type(uint16_t t) {
+    return t == T::DNSKEY || t == T::CDS || t == T::CDNSKEY;
+}
+
+uint32_t rdata_u32(std::span<const uint8_t> d, size_t at) {
+    return uint32_t(d[at]) << 24 | uint32_t(d[at + 1]) << 16 | uint32_t(d[at + 2]) << 8 | d[at + 3];
+}
+
+bool rr_less(const dns::rr& a, const dns::rr& b) {
+    int c = dns::canonical_compare(a, b);
+    return c < 0 || (c == 0 && a.ttl < b.ttl);
+}
+
+bool rr_same(const dns::rr& a, const dns::rr& b) {
+    return dns::canonical_compare(a, b) == 0 && a.ttl == b.ttl;
+}
+
+// The apex as we publish it: serial set, our DNSKEYs in (policy TTL for the whole RRset),
+// our CDS/CDNSKEY if the policy wants them and the input has none.
+void fix_apex(std::vector<dns::rr>& apex, const sign_context& ctx) {
+    bool have_cds = false;
+    for (auto& r : apex) {
+        if (r.type == T::SOA) auth::set_soa_serial(r.rdata, ctx.serial);
+        if (r.type == T::DNSKEY) r.ttl = ctx.policy->dnskey_ttl;
+        if (r.type == T::CDS || r.type == T::CDNSKEY) have_cds = true;
+    }
+    for (const zone_key* k : ctx.keys->published()) {
+        dns::rr d = k->key.to_rr(ctx.policy->dnskey_ttl);
+        if (std::none_of(apex.begin(), apex.end(), [&](const dns::rr& r) {
+                return r.type == T::DNSKEY && r.rdata == d.rdata;
+            }))
+            apex.push_back(std::move(d));
+    }
+    if (ctx.policy->publish_cds && !have_cds) {
+        for (const auto& k : ctx.keys->keys) {
+            if (!k.signs_keys() || k.state != key_state::active) continue;
+            apex.push_back(dnssec::make_cds(k.key, 2, ctx.policy->dnskey_ttl));  // SHA-256
+            apex.push_back(dnssec::make_cdnskey(k.key, ctx.policy->dnskey_ttl));
+        }
+    }
+}
+
+std::vector<dns::rr> records_at(const dns::record_store& zone, const dns::name& owner) {
+    auto [first, end] = auth::owner_range(zone, owner);
+    std::vector<dns::rr> out;
+    out.reserve(end - first);
+    for (size_t i = first; i < end; ++i)
+        out.push_back(zone[i].to_rr());
+    return out;
+}
+
+// The records of `owner` as they are to be signed.
+std::vector<dns::rr> prepared_at(const dns::record_store& unsigned_zone, const dns::name& owner,
+                                 const sign_context& ctx) {
+    std::vector<dns::rr> out = records_at(unsigned_zone, owner);
+    std::erase_if(out, [](const dns::rr& r) { return generated_type(r.type); });
+    if (owner == ctx.origin && !out.empty()) fix_apex(out, ctx);
+    std::sort(out.begin(), out.end(), rr_less);
+    out.erase(std::unique(out.begin(), out.end(),
+                          [](const dns::rr& a, const dns::rr& b) {
+                              return dns::canonical_compare(a, b) == 0;
+                          }),
+              out.end());
+    // One TTL per RRset (RFC 2181 §5.2): the first one's, as record_store::sort does.
+    for (size_t i = 1; i < out.size(); ++i)
+        if (out[i].type == out[i - 1].type) out[i].ttl = out[i - 1].ttl;
+    return out;
+}
+
+dnssec::sign_options options_of(const sign_context& ctx) {
+    dnssec::sign_options o;
+    o.now = ctx.now;
+    o.inception = dnssec::rrsig_time(ctx.now - 3600);  // clock skew
+    o.expiration = dnssec::rrsig_time(ctx.now + ctx.policy->validity);
+    o.refresh = ctx.policy->refresh;
+    o.nsec3 = ctx.policy->nsec3;
+    o.nsec3_param.iterations = ctx.policy->nsec3_iterations;
+    o.nsec3_param.salt = ctx.policy->nsec3_salt;
+    o.opt_out = ctx.policy->nsec3_opt_out;
+    o.threads = ctx.threads;
+    return o;
+}
+
+}  // namespace
+
+dns::record_store prepare(const dns::record_store& unsigned_zone, const sign_context& ctx) {
+    dns::record_store out;
+    auto [apex_first, apex_end] = auth::owner_range(unsigned_zone, ctx.origin);
+    if (apex_first == apex_end) throw std::runtime_error("the unsigned zone has no apex records");
+    for (const auto& r : prepared_at(unsigned_zone, ctx.origin, ctx))
+        out.add(r);
+    for (size_t i = 0; i < unsigned_zone.size(); ++i) {
+        if (i == apex_first) {
+            i = apex_end - 1;
+            continue;
+        }
+        auto v = unsigned_zone[i];
+        if (generated_type(v.type)) continue;
+        out.add(v.to_rr(), v.source);
+    }
+    out.sort();
+    return out;
+}
+
+dns::record_store sign_full(const dns::record_store& unsigned_zone, const sign_context& ctx,
+                            dnssec::sign_stats* stats) {
+    dns::record_store input = prepare(unsigned_zone, ctx);
+    std::vector<key> keys = ctx.keys->signing_keys();
+    if (keys.empty()) throw std::runtime_error("no active key");
+    dns::record_store out;
+    auto s = dnssec::sign_zone(input, ctx.origin, keys, options_of(ctx),
+                               [&](const dns::record_view& v) { out.add(v.to_rr()); });
+    if (stats) *stats = s;
+    out.sort();
+    return out;
+}
+
+std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_zone,
+                                               const dns::record_store& unsigned_zone,
+                                               std::span<const dns::name> changed,
+                                               const sign_context& ctx, incremental_stats* stats,
+                                               size_t max_names) {
+    const auto& policy = *ctx.policy;
+    const dns::name& origin = ctx.origin;
+    if (policy.nsec3) return std::nullopt;
+    std::vector<key> active = ctx.keys->signing_keys();
+    if (active.empty()) throw std::runtime_error("no active key");
+    auto soa_index = auth::find_soa(signed_zone);
+    if (!soa_index) return std::nullopt;
+
+    // Our signatures over the apex DNSKEY and SOA must be made by exactly the active keys;
+    // otherwise the key set changed and every RRset needs new signatures.
+    {
+        std::set<std::pair<uint16_t, uint8_t>> want_keys, want_data, have_keys, have_data;
+        for (const auto& k : ctx.keys->keys) {
+            if (k.state != key_state::active) continue;
+            if (k.signs_keys()) want_keys.insert({k.key.tag(), k.key.algorithm()});
+            if (k.signs_data()) want_data.insert({k.key.tag(), k.key.algorithm()});
+        }
+        for (const auto& r : records_at(signed_zone, origin)) {
+            if (r.type != T::RRSIG || r.rdata.size() < 18) continue;
+            uint16_t covered = dnssec::rrsig_type_covered(r.rdata);
+            std::pair<uint16_t, uint8_t> id{uint16_t(r.rdata[16] << 8 | r.rdata[17]), r.rdata[2]};
+            if (covered == T::DNSKEY) have_keys.insert(id);
+            if (covered == T::SOA) have_data.insert(id);
+        }
+        if (want_keys != have_keys || want_data != have_data) return std::nullopt;
+    }
+
+    std::vector<dns::name> targets(changed.begin(), changed.end());
+    targets.push_back(origin);
+    for (auto& n : targets)
+        n.to_lower();
+    std::sort(targets.begin(), targets.end());
+    targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
+    if (max_names == 0) max_names = std::max<size_t>(100, signed_zone.size() / 10);
+    if (targets.size() > max_names) return std::nullopt;
+
+    auto has_type = [](const dns::record_store& z, const dns::name& n, uint16_t type) {
+        auto [a, b] = auth::owner_range(z, n);
+        for (size_t i = a; i < b; ++i)
+            if (z[i].type == type) return true;
+        return false;
+    };
+    // A zone cut made or removed, or a DNAME anywhere near, changes what is authoritative
+    // below it: full signing. Names below an unchanged cut (glue) are copied unsigned.
+    std::set<dns::name> occluded, cuts;
+    for (const auto& x : targets) {
+        if (!x.is_subdomain_of(origin)) throw std::runtime_error(x.to_text() + " is out of zone");
+        if (x == origin) continue;
+        bool ns_old = has_type(signed_zone, x, T::NS), ns_new = has_type(unsigned_zone, x, T::NS);
+        if (ns_old != ns_new) return std::nullopt;
+        if (ns_new) cuts.insert(x);
+        for (size_t up = 0; up + origin.label_count() < x.label_count(); ++up) {
+            dns::name a = x.parent(up);
+            if (has_type(unsigned_zone, a, T::DNAME) || has_type(signed_zone, a, T::DNAME))
+                return std::nullopt;
+            if (up > 0 && has_type(unsigned_zone, a, T::NS)) occluded.insert(x);
+        }
+    }
+
+    // Which names enter or leave the NSEC chain.
+    auto in_new = [&](const dns::name& n) {
+        if (occluded.count(n)) return false;
+        auto [a, b] = auth::owner_range(unsigned_zone, n);
+        for (size_t i = a; i < b; ++i)
+            if (!generated_type(unsigned_zone[i].type)) return true;
+        return false;
+    };
+    std::vector<dns::name> added, removed;  // sorted (targets are)
+    for (const auto& x : targets) {
+        bool was = has_type(signed_zone, x, T::NSEC), is = in_new(x);
+        if (is && !was) added.push_back(x);
+        if (was && !is) removed.push_back(x);
+    }
+    auto is_removed = [&](const dns::name& n) {
+        return std::binary_search(removed.begin(), removed.end(), n);
+    };
+    // Neighbours in the new chain: the old chain's NSEC owners less the removed ones, plus
+    // the added ones.
+    auto nsec_owner_before = [&](size_t pos) -> std::optional<dns::name> {
+        while (pos-- > 0) {
+            auto v = signed_zone[pos];
+            if (v.type != T::NSEC) continue;
+            dns::name n = v.owner_name();
+            if (!is_removed(n)) return n;
+        }
+        return std::nullopt;
+    };
+    auto predecessor = [&](const dns::name& x) {
+        auto [first, end] = auth::owner_range(signed_zone, x);
+        (void)end;
+        dns::name best = origin;
+        if (auto p = nsec_owner_before(first)) best = *p;
+        auto it = std::lower_bound(added.begin(), added.end(), x);
+        if (it != added.begin() && *(it - 1) > best) best = *(it - 1);
+        return best;
+    };
+    auto successor = [&](const dns::name& y) {
+        auto [first, end] = auth::owner_range(signed_zone, y);
+        (void)first;
+        std::optional<dns::name> best;
+        for (size_t i = end; i < signed_zone.size(); ++i) {
+            auto v = signed_zone[i];
+            if (v.type != T::NSEC) continue;
+            dns::name n = v.owner_name();
+            if (!is_removed(n)) {
+                best = n;
+                break;
+            }
+        }
+        auto it = std::upper_bound(added.begin(), added.end(), y);
+        if (it != added.end() && (!best || *it < *best)) best = *it;
+        return best ? *best : origin;  // the last name's NSEC points at the apex
+    };
+    std::vector<dns::name> work = targets;
+    for (const auto* list : {&added, &removed})
+        for (const auto& x : *list)
+            work.push_back(predecessor(x));
+    std::sort(work.begin(), work.end());
+    work.erase(std::unique(work.begin(), work.end()), work.end());
+
+    const uint32_t inception = dnssec::rrsig_time(ctx.now - 3600);
+    const uint32_t expiration = dnssec::rrsig_time(ctx.now + policy.validity);
+    const uint32_t keep_until = dnssec::rrsig_time(ctx.now + policy.refresh);
+
+    dns::zone_diff change;
+    change.from_serial = auth::soa_serial(signed_zone[*soa_index].rdata);
+    change.to_serial = ctx.serial;
+    incremental_stats st;
+    uint32_t denial_ttl = 0;
+
+    for (const auto& y : work) {
+        std::vector<dns::rr> old = records_at(signed_zone, y);
+        std::sort(old.begin(), old.end(), rr_less);
+        std::vector<dns::rr> fresh;
+        std::vector<dns::rr> data = prepared_at(unsigned_zone, y, ctx);
+        if (occluded.count(y)) {
+            fresh = std::move(data);  // glue: not signed, not in the NSEC chain
+        } else if (!data.empty()) {
+            const bool cut = cuts.count(y) > 0;
+            ++st.names;
+            // RFC 4034 §4: the NSEC TTL is the SOA's negative TTL (RFC 9077: the smaller of
+            // the SOA's TTL and MINIMUM). The apex comes first in `work`.
+            if (y == origin)
+                for (const auto& r : data)
+                    if (r.type == T::SOA)
+                        denial_ttl = std::min(r.ttl, rdata_u32(r.rdata, r.rdata.size() - 4));
+            // The NSEC, then every RRset signed (kept where unchanged and not expiring).
+            // At a cut only NS and DS are the parent's, and only DS is signed (RFC 4035 §2.2).
+            std::vector<uint16_t> types;
+            for (const auto& r : data)
+                if ((types.empty() || types.back() != r.type) &&
+                    (!cut || r.type == T::NS || r.type == T::DS))
+                    types.push_back(r.type);
+            types.push_back(T::RRSIG);
+            types.push_back(T::NSEC);
+            std::sort(types.begin(), types.end());
+            dns::rr nsec{y, T::NSEC, dns::rr_class::IN, denial_ttl,
+                         dnssec::nsec_rdata(successor(y), types)};
+            data.push_back(std::move(nsec));
+            std::sort(data.begin(), data.end(), rr_less);
+            for (size_t a = 0; a < data.size();) {
+                size_t b = a;
+                while (b < data.size() && data[b].type == data[a].type)
+                    ++b;
+                uint16_t type = data[a].type;
+                uint32_t ttl = data[a].ttl;
+                if (cut && type != T::DS && type != T::NSEC) {
+                    a = b;
+                    continue;
+                }
+                std::vector<std::span<const uint8_t>> rdata;
+                for (size_t i = a; i < b; ++i)
+                    rdata.push_back(data[i].rdata);
+                // Unchanged: the old RRset has exactly these records with this TTL.
+                std::vector<const dns::rr*> old_set;
+                for (const auto& r : old)
+                    if (r.type == type) old_set.push_back(&r);
+                bool same = old_set.size() == b - a;
+                for (size_t i = 0; same && i < old_set.size(); ++i)
+                    same = rr_same(*old_set[i], data[a + i]);
+                bool by_ksk = y == origin && key_set_type(type);
+                for (const auto& k : active) {
+                    bool ksk = k.is_sep();
+                    const zone_key* zk = ctx.keys->find(k.tag());
+                    bool fits =
+                        zk ? (by_ksk ? zk->signs_keys() : zk->signs_data()) : (by_ksk ? ksk : !ksk);
+                    if (!fits) continue;
+                    bool kept = false;
+                    if (same) {
+                        for (const auto& r : old) {
+                            if (r.type != T::RRSIG || r.rdata.size() < 18 ||
+                                dnssec::rrsig_type_covered(r.rdata) != type ||
+                                r.rdata[2] != k.algorithm() ||
+                                (r.rdata[16] << 8 | r.rdata[17]) != k.tag() ||
+                                rdata_u32(r.rdata, 4) != ttl ||
+                                !dnssec::serial_lt(keep_until, rdata_u32(r.rdata, 8)))
+                                continue;
+                            fresh.push_back(r);
+                            ++st.signatures_kept;
+                            kept = true;
+                            break;
+                        }
+                    }
+                    if (kept) continue;
+                    fresh.push_back({y, T::RRSIG, dns::rr_class::IN, ttl,
+                                     dnssec::make_rrsig(k, y, type, dns::rr_class::IN, ttl, rdata,
+                                                        inception, expiration)});
+                    ++st.signatures_new;
+                }
+                a = b;
+            }
+            fresh.insert(fresh.end(), std::make_move_iterator(data.begin()),
+                         std::make_move_iterator(data.end()));
+            std::sort(fresh.begin(), fresh.end(), rr_less);
+        }
+        // Only what differs goes into the difference.
+        size_t i = 0, j = 0;
+        while (i < old.size() || j < fresh.size()) {
+            if (j == fresh.size() || (i < old.size() && rr_less(old[i], fresh[j]))) {
+                change.removed.push_back(std::move(old[i++]));
+            } else if (i == old.size() || rr_less(fresh[j], old[i])) {
+                change.added.push_back(std::move(fresh[j++]));
+            } else {
+                ++i;
+                ++j;
+            }
+        }
+    }
+    // The SOAs first, as an IXFR difference lists them (RFC 1995 §4).
+    for (auto* list : {&change.removed, &change.added}) {
+        auto it = std::find_if(list->begin(), list->end(), [&](const dns::rr& r) {
+            return r.type == T::SOA && r.owner == origin;
+        });
+        if (it == list->end()) throw std::logic_error("incremental signing lost the SOA");
+        std::rotate(list->begin(), it, it + 1);
+    }
+    if (stats) *stats = st;
+    return change;
+}
+
+std::vector<dns::name> expiring_owners(const dns::record_store& signed_zone,
+                                       const sign_context& ctx, size_t limit) {
+    const uint32_t keep_until = dnssec::rrsig_time(ctx.now + ctx.policy->refresh);
+    std::vector<dns::name> out;
+    std::span<const uint8_t> last;
+    for (size_t i = 0; i < signed_zone.size() && out.size() < limit; ++i) {
+        auto v = signed_zone[i];
+        if (v.type != T::RRSIG || v.rdata.size() < 18) continue;
+        if (dnssec::serial_lt(keep_until, rdata_u32(v.rdata, 8))) continue;
+        if (!last.empty() && std::equal(last.begin(), last.end(), v.owner.begin(), v.owner.end()))
+            continue;
+        last = v.owner;
+        out.push_back(v.owner_name());
+    }
+    return out;
+}
+
+std::optional<uint32_t> earliest_expiration(const dns::record_store& signed_zone) {
+    std::optional<uint32_t> best;
+    for (size_t i = 0; i < signed_zone.size(); ++i) {
+        auto v = signed_zone[i];
+        if (v.type != T::RRSIG || v.rdata.size() < 18) continue;
+        uint32_t e = rdata_u32(v.rdata, 8);
+        if (!best || dnssec::serial_lt(e, *best)) best = e;
+    }
+    return best;
+}
+
+uint32_t max_ttl(const dns::record_store& zone) {
+    uint32_t m = 0;
+    for (size_t i = 0; i < zone.size(); ++i)
+        m = std::max(m, zone[i].ttl);
+    return m;
+}
+
+}  // namespace hsync::signer
