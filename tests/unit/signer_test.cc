@@ -366,3 +366,23 @@ TEST(SignerSign, RefreshRemakesOnlyExpiringSignatures) {
     EXPECT_TRUE(verify(refreshed, t0 + 13 * 86400).ok());  // the old ones would have expired
     EXPECT_TRUE(signer::expiring_owners(refreshed, f.ctx(11, later), 100).empty());
 }
+
+TEST(SignerSign, AnOversizedRRsetIsRefusedWithItsName) {
+    fixture f;
+    std::string text = base_zone;
+    for (int i = 0; i < 300; ++i)
+        text += "big TXT \"" + std::to_string(i) + std::string(240, 'x') + "\"\n";
+    auto zone = load(text);
+    try {
+        signer::sign_full(zone, f.ctx(10, t0));
+        FAIL() << "signed an RRset that cannot be sent";
+    } catch (const dnssec::dnssec_error& e) {
+        EXPECT_NE(std::string(e.what()).find("big.example. TXT"), std::string::npos) << e.what();
+    }
+    // Incrementally too: the change that makes it too big is refused.
+    auto good = load(base_zone);
+    auto signed_zone = signer::sign_full(good, f.ctx(10, t0));
+    std::vector<name> touched{n("big.example.")};
+    EXPECT_THROW(signer::sign_incremental(signed_zone, zone, touched, f.ctx(11, t0)),
+                 dnssec::dnssec_error);
+}

@@ -766,6 +766,7 @@ awaitable<bool> auth_role::transfer_in(std::shared_ptr<zone_state> z, const net:
                 for (const auto& d : *diffs)
                     owner_zone_db_->append_diff(s.name, d);
                 std::shared_ptr<const dns::record_store> base = z->owner;
+                const uint32_t before = soa_field(*z->owner_soa, 0);
                 auto owner = co_await asio::co_spawn(
                     pool_->get_executor(),
                     [base, diffs]() -> awaitable<std::shared_ptr<dns::record_store>> {
@@ -776,7 +777,11 @@ awaitable<bool> auth_role::transfer_in(std::shared_ptr<zone_state> z, const net:
                     },
                     use_awaitable);
                 set_owner(*z, std::move(*owner));
-                if (s.sign) {
+                // Incremental only from the unsigned version the served zone was signed
+                // from (a refused version in between: sign in full).
+                if (s.sign && (!z->signed_from || *z->signed_from != before)) {
+                    co_await resign(z, nullptr);
+                } else if (s.sign) {
                     auto names = std::make_shared<std::vector<dns::name>>();
                     for (const auto& d : *diffs)
                         for (const auto* list : {&d.removed, &d.added})

@@ -129,26 +129,40 @@ awaitable<void> auth_role::resign(std::shared_ptr<zone_state> z,
     };
     auto owner = z->owner;
     auto base = z->data;
-    auto result = co_await asio::co_spawn(
-        pool_->get_executor(),
-        [owner, base, changed, ctx, keys, policy,
-         max_names]() -> awaitable<std::shared_ptr<outcome>> {
-            auto out = std::make_shared<outcome>();
-            auto t0 = std::chrono::steady_clock::now();
-            dns::record_store records;
-            if (changed && base) {
-                out->change = signer::sign_incremental(base->records(), *owner, *changed, ctx,
-                                                       &out->inc, max_names);
-                if (out->change) records = apply(base->records(), *out->change);
-            }
-            if (!out->change) records = signer::sign_full(*owner, ctx, &out->full);
-            out->data = std::make_shared<const zone_data>(std::move(records), ctx.origin);
-            out->ms =
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                    .count();
-            co_return out;
-        },
-        use_awaitable);
+    std::shared_ptr<outcome> result;
+    try {
+        result = co_await asio::co_spawn(
+            pool_->get_executor(),
+            [owner, base, changed, ctx, keys, policy,
+             max_names]() -> awaitable<std::shared_ptr<outcome>> {
+                auto out = std::make_shared<outcome>();
+                auto t0 = std::chrono::steady_clock::now();
+                dns::record_store records;
+                if (changed && base) {
+                    out->change = signer::sign_incremental(base->records(), *owner, *changed, ctx,
+                                                           &out->inc, max_names);
+                    if (out->change) records = apply(base->records(), *out->change);
+                }
+                if (!out->change) records = signer::sign_full(*owner, ctx, &out->full);
+                out->data = std::make_shared<const zone_data>(std::move(records), ctx.origin);
+                out->ms =
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                        .count();
+                co_return out;
+            },
+            use_awaitable);
+    } catch (const std::exception& e) {
+        // The unsigned version is refused; the last signed one keeps being served.
+        ++counters_.sign_failures;
+        z->last_error = std::string("signing failed: ") + e.what();
+        log::error("signing_failed",
+                   {{"zone", zone},
+                    {"unsigned_serial", upstream},
+                    {"error", e.what()},
+                    {"action", z->data ? "kept serving serial " + std::to_string(z->data->serial())
+                                       : std::string("nothing to serve")}});
+        co_return;
+    }
     if (z->removed || stopping_) co_return;
     // Stored before served (DESIGN.md §5); the signed-from serial last, so a crash in
     // between signs again at restart.

@@ -29,6 +29,17 @@ uint32_t rdata_u32(std::span<const uint8_t> d, size_t at) {
     return uint32_t(d[at]) << 24 | uint32_t(d[at + 1]) << 16 | uint32_t(d[at + 2]) << 8 | d[at + 3];
 }
 
+// An RRset larger than this cannot be sent with its signatures in one DNS message (64 KiB
+// over TCP, less header and question): such a zone is refused rather than served broken.
+constexpr size_t max_rrset_octets = 64000;
+
+[[noreturn]] void oversized(const dns::name& owner, uint16_t type, size_t octets) {
+    throw dnssec::dnssec_error("RRset " + owner.to_text() + " " + dns::type_to_text(type) + " is " +
+                               std::to_string(octets) +
+                               " octets, more than fits in a DNS message with its signatures (" +
+                               std::to_string(max_rrset_octets) + ")");
+}
+
 bool rr_less(const dns::rr& a, const dns::rr& b) {
     int c = dns::canonical_compare(a, b);
     return c < 0 || (c == 0 && a.ttl < b.ttl);
@@ -85,8 +96,16 @@ std::vector<dns::rr> prepared_at(const dns::record_store& unsigned_zone, const d
                           }),
               out.end());
     // One TTL per RRset (RFC 2181 §5.2): the first one's, as record_store::sort does.
-    for (size_t i = 1; i < out.size(); ++i)
-        if (out[i].type == out[i - 1].type) out[i].ttl = out[i - 1].ttl;
+    size_t octets = 0;
+    for (size_t i = 0; i < out.size(); ++i) {
+        if (i > 0 && out[i].type == out[i - 1].type) {
+            out[i].ttl = out[i - 1].ttl;
+        } else {
+            octets = 0;
+        }
+        octets += out[i].owner.wire_size() + 10 + out[i].rdata.size();
+        if (octets > max_rrset_octets) oversized(owner, out[i].type, octets);
+    }
     return out;
 }
 
@@ -112,6 +131,7 @@ dns::record_store prepare(const dns::record_store& unsigned_zone, const sign_con
     if (apex_first == apex_end) throw std::runtime_error("the unsigned zone has no apex records");
     for (const auto& r : prepared_at(unsigned_zone, ctx.origin, ctx))
         out.add(r);
+    size_t octets = 0;  // of the RRset being read
     for (size_t i = 0; i < unsigned_zone.size(); ++i) {
         if (i == apex_first) {
             i = apex_end - 1;
@@ -119,6 +139,12 @@ dns::record_store prepare(const dns::record_store& unsigned_zone, const sign_con
         }
         auto v = unsigned_zone[i];
         if (generated_type(v.type)) continue;
+        bool same_set =
+            i > 0 && v.type == unsigned_zone[i - 1].type &&
+            std::equal(v.owner.begin(), v.owner.end(), unsigned_zone[i - 1].owner.begin(),
+                       unsigned_zone[i - 1].owner.end());
+        octets = (same_set ? octets : 0) + v.owner.size() + 10 + v.rdata.size();
+        if (octets > max_rrset_octets) oversized(v.owner_name(), v.type, octets);
         out.add(v.to_rr(), v.source);
     }
     out.sort();
