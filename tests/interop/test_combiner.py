@@ -204,17 +204,28 @@ zone:
         human = h.ctl("combiner", "data", ZONE).stdout
         print("  " + human.replace("\n", "\n  ")[:600])
 
+        # 5b. An owner change that leaves the HSYNC RRset alone: the combined zone follows the
+        # owner's difference (no whole-zone combining), served as serial 4.
+        r = hsynctest.nsupdate("127.0.0.1", named.port, ZONE,
+                               f"update add www3.{ZONE} 300 A 192.0.2.3", key=xfr_key)
+        check(r.rc == 0, "nsupdate on named failed\n  " + r.describe())
+        hsynctest.wait_serial("127.0.0.1", knot.port, ZONE, 4, 20, process=knot.proc)
+        if types_at(at_knot(), "www3." + ZONE, "A") != ["192.0.2.3"]:
+            errs.append("the owner's new www3 did not reach knotd")
+        if not re.search(r"event=combined zone=\S+ mode=incremental owner_serial=3 serial=4", h.log()):
+            errs.append("the owner's IXFR was not combined incrementally:\n" + h.log()[-1500:])
+
         # 6. Restart: the agent data and the served serial stay.
         content = at_combiner()
         h.stop()
         h.start([ZONE])
-        if serial(h.port) != 3 or at_combiner() != content:
-            errs.append(f"after a restart: serial {serial(h.port)} (want 3), content "
+        if serial(h.port) != 4 or at_combiner() != content:
+            errs.append(f"after a restart: serial {serial(h.port)} (want 4), content "
                         f"{'same' if at_combiner() == content else 'DIFFERENT'}")
-        # A later agent change after the restart: next serial is 4.
+        # A later agent change after the restart: next serial is 5.
         r = hsynctest.nsupdate("127.0.0.1", h.port, ZONE, f"update delete {ZONE} CDS", key=agent_key)
         check(r.rc == 0, "agent UPDATE after restart failed\n  " + r.describe())
-        hsynctest.wait_serial("127.0.0.1", knot.port, ZONE, 4, 20, process=knot.proc)
+        hsynctest.wait_serial("127.0.0.1", knot.port, ZONE, 5, 20, process=knot.proc)
         rrs = at_knot()
         if types_at(rrs, ZONE, "CDS") or types_at(rrs, ZONE, "DNSKEY") != [AGENT_DNSKEY]:
             errs.append(f"after restart + delete CDS: CDS {types_at(rrs, ZONE, 'CDS')}, DNSKEY {types_at(rrs, ZONE, 'DNSKEY')}")

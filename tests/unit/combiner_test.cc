@@ -390,3 +390,47 @@ TEST(AgentData, EncodeDecodeRoundTrip) {
 }
 
 }  // namespace
+
+// Following an owner difference gives exactly what combining the new owner zone gives.
+TEST(Combine, ChangeFollowsTheOwnerLikeAFullCombine) {
+    agent_data agent = with_agent({agent_dnskey, agent_cds, "example. 300 IN NS ns1.agent."});
+    auto before_lines = owner_lines(100);
+    before_lines.push_back(hsync_rr("01", "02"));  // State=ON, NSMgmt=AGENT
+    dns::record_store before = zone_of(before_lines);
+    const std::vector<std::vector<std::string>> edits = {
+        {"www.example. 3600 IN A 192.0.2.9"},
+        {"new.example. 300 IN TXT \"new\"", "example. 3600 IN NS ns2.owner.",
+         "example. 3600 IN DNSKEY 256 3 13 "
+         "oJMRESz5E4gYzS/"
+         "q6XDrvU1qMPYIjCWzJaOau8XNEZeqCYKD5ar0IRd8KqXXFJkqmVfRvMGPmM1x8fGAa2XhSA=="},
+    };
+    uint32_t owner_serial = 100, served = 500;
+    dns::record_store combined = combiner::combine(before, agent, origin, served);
+    for (const auto& added : edits) {
+        auto lines = before_lines;
+        lines[0] = owner_lines(++owner_serial)[0];
+        lines.insert(lines.end(), added.begin(), added.end());
+        lines.erase(std::remove(lines.begin(), lines.end(), "www.example. 3600 IN A 192.0.2.1"),
+                    lines.end());
+        dns::record_store after = zone_of(lines);
+        auto owner_change = auth::diff(before, after);
+        auto soa = auth::find_soa(combined);
+        ASSERT_TRUE(soa);
+        auto change = combiner::combine_change(owner_change, before, agent, origin,
+                                               combined[*soa].to_rr(), ++served);
+        ASSERT_TRUE(change);
+        dns::record_store followed = auth::apply(combined, *change);
+        EXPECT_EQ(texts(followed), texts(combiner::combine(after, agent, origin, served)));
+        before = std::move(after);
+        before_lines = std::move(lines);
+        combined = std::move(followed);
+    }
+    // A changed HSYNC RRset may flip NS management: not followed, combined in full.
+    auto lines = before_lines;
+    lines[0] = owner_lines(++owner_serial)[0];
+    lines.push_back(hsync_rr("01", "01"));
+    auto owner_change = auth::diff(before, zone_of(lines));
+    auto soa = auth::find_soa(combined);
+    EXPECT_FALSE(combiner::combine_change(owner_change, before, agent, origin,
+                                          combined[*soa].to_rr(), ++served));
+}

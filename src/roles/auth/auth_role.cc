@@ -422,37 +422,9 @@ awaitable<void> auth_role::handle(const net::request& req, net::responder& out) 
                                              {"key", signer_text},
                                              {"reason", "allow-update"}});
             } else {
-                update_result r;
-                try {
-                    r = apply_update(z->data->records(), z->settings.name, query,
-                                     z->settings.policy, signer);
-                } catch (const std::exception& e) {
-                    r.rcode = dns::rcode::SERVFAIL;
-                    r.reason = e.what();
-                }
-                resp.rcode = r.rcode;
-                if (r.rcode == dns::rcode::NOERROR && !r.diff.empty()) {
-                    try {
-                        dns::record_store next = apply(z->data->records(), r.diff);
-                        commit(*z, std::move(next), &r.diff);
-                        ++counters_.updates_ok;
-                        log::info("update_applied", {{"zone", key_of(z->settings.name)},
-                                                     {"serial", z->data->serial()},
-                                                     {"key", signer_text},
-                                                     {"removed", r.diff.removed.size()},
-                                                     {"added", r.diff.added.size()}});
-                    } catch (const std::exception& e) {
-                        resp.rcode = dns::rcode::SERVFAIL;
-                        log::error("update_failed",
-                                   {{"zone", key_of(z->settings.name)}, {"error", e.what()}});
-                    }
-                } else if (r.rcode != dns::rcode::NOERROR) {
-                    ++counters_.updates_refused;
-                    log::info("update_rejected", {{"zone", key_of(z->settings.name)},
-                                                  {"rcode", dns::rcode_to_text(r.rcode)},
-                                                  {"key", signer_text},
-                                                  {"reason", r.reason}});
-                }
+                // Held: `z` may be replaced by a reconfigure while this waits.
+                std::shared_ptr<zone_state> zs = zones_.at(key_of(z->settings.name));
+                resp.rcode = co_await apply_update_in_turn(zs, query, signer, signer_text);
             }
         }
         co_await reply(resp);
@@ -477,6 +449,89 @@ awaitable<void> auth_role::handle(const net::request& req, net::responder& out) 
         co_return;
     }
     co_await reply(answer(z ? z->data.get() : nullptr, query));
+}
+
+// RFC 2136 §3.4 for a primary zone. UPDATEs to one zone apply one at a time in arrival
+// order (tickets), each against the version the one before left, so prerequisites see
+// every earlier change. Building the new version (apply() and the zone_data index, O(zone))
+// runs on pool_, so the loop keeps answering meanwhile; the change is written to SQLite
+// (record_change) before it is served and before NOERROR goes back (DESIGN.md §5). A
+// version served by something else meanwhile (a reload) makes the UPDATE start over on it.
+awaitable<uint16_t> auth_role::apply_update_in_turn(std::shared_ptr<zone_state> z,
+                                                    const dns::message& query,
+                                                    const std::optional<dns::name>& signer,
+                                                    const std::string& signer_text) {
+    if (!z->update_wake) {
+        z->update_wake = std::make_unique<asio::steady_timer>(ex_);
+        z->update_wake->expires_at(asio::steady_timer::time_point::max());  // only cancelled
+    }
+    uint64_t ticket = z->update_tickets++;
+    while (z->update_turn != ticket) {
+        boost::system::error_code ec;
+        co_await z->update_wake->async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+    struct next_turn {
+        zone_state& z;
+        ~next_turn() {
+            ++z.update_turn;
+            z.update_wake->cancel();
+        }
+    } turn{*z};
+
+    const std::string zone = key_of(z->settings.name);
+    while (true) {
+        if (z->removed || !z->data) co_return dns::rcode::NOTAUTH;
+        std::shared_ptr<const zone_data> base = z->data;
+        update_result r;
+        try {
+            r = apply_update(base->records(), z->settings.name, query, z->settings.policy, signer);
+        } catch (const std::exception& e) {
+            r.rcode = dns::rcode::SERVFAIL;
+            r.reason = e.what();
+        }
+        if (r.rcode != dns::rcode::NOERROR) {
+            ++counters_.updates_refused;
+            log::info("update_rejected", {{"zone", zone},
+                                          {"rcode", dns::rcode_to_text(r.rcode)},
+                                          {"key", signer_text},
+                                          {"reason", r.reason}});
+            co_return r.rcode;
+        }
+        if (r.diff.empty()) co_return dns::rcode::NOERROR;  // nothing to change
+
+        auto change = std::make_shared<const dns::zone_diff>(std::move(r.diff));
+        std::shared_ptr<const zone_data> next;
+        std::string error;
+        try {
+            dns::name origin = z->settings.name;
+            next = co_await asio::co_spawn(
+                pool_->get_executor(),
+                [base, change, origin]() -> awaitable<std::shared_ptr<const zone_data>> {
+                    co_return std::make_shared<const zone_data>(apply(base->records(), *change),
+                                                                origin);
+                },
+                use_awaitable);
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+        if (z->removed) co_return dns::rcode::NOTAUTH;
+        if (error.empty() && z->data != base) continue;  // changed meanwhile: evaluate again
+        try {
+            if (!error.empty()) throw std::runtime_error(error);
+            record_change(*z, *change);
+            serve(*z, std::move(next), true);
+        } catch (const std::exception& e) {
+            log::error("update_failed", {{"zone", zone}, {"error", e.what()}});
+            co_return dns::rcode::SERVFAIL;
+        }
+        ++counters_.updates_ok;
+        log::info("update_applied", {{"zone", zone},
+                                     {"serial", z->data->serial()},
+                                     {"key", signer_text},
+                                     {"removed", change->removed.size()},
+                                     {"added", change->added.size()}});
+        co_return dns::rcode::NOERROR;
+    }
 }
 
 awaitable<void> auth_role::handle_transfer_out(const net::request& req, net::responder& out,
@@ -789,7 +844,7 @@ awaitable<bool> auth_role::transfer_in(std::shared_ptr<zone_state> z, const net:
                                 names->push_back(r.owner);
                     co_await resign(z, std::move(names));
                 } else {
-                    recombine(*z);
+                    co_await recombine_change(z, base, before, diffs);
                 }
                 break;
             }
@@ -1069,13 +1124,17 @@ void auth_role::recombine(zone_state& z, bool at_start) {
         z.data ? std::optional<uint32_t>(z.data->serial()) : zone_db_->serial(name);
     if (at_start && z.data) {
         dns::record_store same = combiner::combine(*z.owner, z.agent, name, *last);
-        if (diff(z.data->records(), same).empty()) return;
+        if (diff(z.data->records(), same).empty()) {
+            z.combined_from = owner_serial;
+            return;
+        }
     }
     uint32_t serial = last ? combiner::next_serial(*last, owner_serial) : owner_serial;
     dns::record_store combined = combiner::combine(*z.owner, z.agent, name, serial);
     ++counters_.combines;
     if (z.data) {
         dns::zone_diff change = diff(z.data->records(), combined);
+        z.combined_from = owner_serial;
         if (change.empty()) return;
         commit(z, std::move(combined), &change);
     } else {
@@ -1083,10 +1142,58 @@ void auth_role::recombine(zone_state& z, bool at_start) {
         z.journal.clear();
         commit(z, std::move(combined), nullptr);
     }
+    z.combined_from = owner_serial;
     log::info("combined", {{"zone", key_of(name)},
+                           {"mode", "full"},
                            {"owner_serial", owner_serial},
                            {"serial", serial},
                            {"records", z.data->records().size()}});
+}
+
+awaitable<void> auth_role::recombine_change(std::shared_ptr<zone_state> z,
+                                            std::shared_ptr<const dns::record_store> owner_before,
+                                            uint32_t before,
+                                            std::shared_ptr<std::vector<dns::zone_diff>> diffs) {
+    const auto& name = z->settings.name;
+    // Only from the owner version the served zone was combined from.
+    if (!z->data || !z->combined_from || *z->combined_from != before) {
+        recombine(*z);
+        co_return;
+    }
+    dns::zone_diff owner_change = diffs->size() == 1 ? diffs->front() : condense(*diffs);
+    uint32_t owner_serial = soa_field(*z->owner_soa, 0);
+    uint32_t serial = combiner::next_serial(z->data->serial(), owner_serial);
+    auto change = combiner::combine_change(owner_change, *owner_before, z->agent, name,
+                                           z->data->soa(), serial);
+    if (!change) {  // the HSYNC RRset changed: NS management may have flipped
+        recombine(*z);
+        co_return;
+    }
+    auto shared_change = std::make_shared<const dns::zone_diff>(std::move(*change));
+    std::shared_ptr<const zone_data> base = z->data;
+    dns::name origin = name;
+    auto data = co_await asio::co_spawn(
+        pool_->get_executor(),
+        [base, shared_change, origin]() -> awaitable<std::shared_ptr<const zone_data>> {
+            co_return std::make_shared<const zone_data>(apply(base->records(), *shared_change),
+                                                        origin);
+        },
+        use_awaitable);
+    if (z->removed || stopping_) co_return;
+    if (z->data != base) {  // an agent UPDATE was combined meanwhile: start from that
+        recombine(*z);
+        co_return;
+    }
+    record_change(*z, *shared_change);
+    serve(*z, std::move(data), true);
+    z->combined_from = owner_serial;
+    ++counters_.combines;
+    log::info("combined", {{"zone", key_of(name)},
+                           {"mode", "incremental"},
+                           {"owner_serial", owner_serial},
+                           {"serial", serial},
+                           {"changes", shared_change->removed.size() + shared_change->added.size()},
+                           {"records", z->data->records().size()}});
 }
 
 uint16_t auth_role::agent_update(zone_state& z, const dns::message& query, const std::string* key,

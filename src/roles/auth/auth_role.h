@@ -102,6 +102,10 @@ class auth_role final : public roles::role {
                                              const dns::message& query,
                                              const dnssec::tsig_result* tsig,
                                              const std::string* key);
+    net::awaitable<uint16_t> apply_update_in_turn(std::shared_ptr<zone_state> z,
+                                                  const dns::message& query,
+                                                  const std::optional<dns::name>& signer,
+                                                  const std::string& signer_text);
     net::awaitable<void> refresh_loop(std::shared_ptr<zone_state> z);
     net::awaitable<bool> refresh_once(std::shared_ptr<zone_state> z);
     net::awaitable<bool> transfer_in(std::shared_ptr<zone_state> z, const net::peer& primary,
@@ -131,6 +135,12 @@ class auth_role final : public roles::role {
     // the next served serial) if it differs from what is served. `at_start`: compare
     // content only, so an unchanged restart keeps its serial.
     void recombine(zone_state& z, bool at_start = false);
+    // An owner IXFR: the served zone follows the owner's differences (combine_change) when
+    // it was combined from the version they start at (`before`), else recombine().
+    net::awaitable<void> recombine_change(std::shared_ptr<zone_state> z,
+                                          std::shared_ptr<const dns::record_store> owner_before,
+                                          uint32_t before,
+                                          std::shared_ptr<std::vector<dns::zone_diff>> diffs);
     uint16_t agent_update(zone_state& z, const dns::message& query, const std::string* key,
                           const net::asio::ip::address& client, std::string& reason);
     const dns::rr* upstream_soa(const zone_state& z) const;  // owner's SOA or served SOA

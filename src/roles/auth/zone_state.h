@@ -35,6 +35,7 @@ struct auth_role::zone_state {
     std::shared_ptr<const dns::record_store> owner;
     std::optional<dns::rr> owner_soa;
     combiner::agent_data agent;
+    std::optional<uint32_t> combined_from;  // the owner serial the served zone was made from
     // Sign mode only (docs/signer.md): `owner` above is the unsigned zone from upstream.
     signer::key_set keys;
     std::optional<uint32_t> signed_from;  // the unsigned serial the served zone was made from

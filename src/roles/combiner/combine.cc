@@ -85,6 +85,43 @@ ns_mgmt ns_management(const dns::record_store& owner, const dns::name& origin) {
     return on ? ns_mgmt::agent : ns_mgmt::owner;
 }
 
+std::optional<dns::zone_diff> combine_change(const dns::zone_diff& owner_change,
+                                             const dns::record_store& owner_before,
+                                             const agent_data& agent, const dns::name& origin,
+                                             const dns::rr& served_soa, uint32_t served_serial) {
+    dns::name apex = origin.canonical();
+    for (const auto* list : {&owner_change.removed, &owner_change.added})
+        for (const auto& r : *list)
+            if (r.type == dns::hsync_code() && r.owner == apex) return std::nullopt;
+    auto agent_ns = agent.rrsets.find(t::NS);
+    bool use_agent_ns = ns_management(owner_before, origin) == ns_mgmt::agent &&
+                        agent_ns != agent.rrsets.end() && !agent_ns->second.records.empty();
+    auto kept = [&](const dns::rr& r) {
+        if (owner_dnssec_type(r.type) || r.type == t::SOA) return false;
+        if (r.owner == apex && is_agent_type(r.type) && (r.type != t::NS || use_agent_ns))
+            return false;
+        return true;
+    };
+    dns::zone_diff out;
+    out.from_serial = auth::soa_serial(served_soa.rdata);
+    out.to_serial = served_serial;
+    dns::rr soa = served_soa;
+    out.removed.push_back(soa);
+    auth::set_soa_serial(soa.rdata, served_serial);
+    // The owner's SOA fields other than the serial (timers, MNAME, TTL) follow the owner.
+    for (const auto& r : owner_change.added)
+        if (r.type == t::SOA && r.owner == apex) {
+            soa = r;
+            auth::set_soa_serial(soa.rdata, served_serial);
+        }
+    out.added.push_back(std::move(soa));
+    for (const auto& r : owner_change.removed)
+        if (kept(r)) out.removed.push_back(r);
+    for (const auto& r : owner_change.added)
+        if (kept(r)) out.added.push_back(r);
+    return out;
+}
+
 dns::record_store combine(const dns::record_store& owner, const agent_data& agent,
                           const dns::name& origin, uint32_t served_serial) {
     dns::name apex = origin.canonical();

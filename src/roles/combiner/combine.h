@@ -29,6 +29,7 @@
 #include "dns/name.h"
 #include "dns/record_store.h"
 #include "dns/rr.h"
+#include "dns/zone_diff.h"
 
 namespace hsync::combiner {
 
@@ -62,6 +63,16 @@ ns_mgmt ns_management(const dns::record_store& owner, const dns::name& origin);
 // apex SOA.
 dns::record_store combine(const dns::record_store& owner, const agent_data& agent,
                           const dns::name& origin, uint32_t served_serial);
+
+// The served difference that follows an owner difference, without combining the whole
+// zone again: the owner's changed records that combine() keeps, and the SOA moved from
+// `served_soa` to `served_serial`. `owner_before` is the owner's zone the difference applies
+// to. nullopt when the difference touches the apex HSYNC RRset (NSMgmt may flip, which
+// changes the apex NS): combine() in full then. O(change).
+std::optional<dns::zone_diff> combine_change(const dns::zone_diff& owner_change,
+                                             const dns::record_store& owner_before,
+                                             const agent_data& agent, const dns::name& origin,
+                                             const dns::rr& served_soa, uint32_t served_serial);
 
 struct agent_update_result {
     uint16_t rcode = dns::rcode::NOERROR;
