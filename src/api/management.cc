@@ -195,13 +195,16 @@ http_reply handle_request(roles::role& role, const server_info& info, std::strin
                 std::string step(parts[3]), arg(parts[4]);
                 std::string err = role.key_command(*zone, step, arg);
                 if (!err.empty()) {
-                    log::warn("management_action_failed",
-                              {{"action", "key " + step + " " + arg}, {"zone", *zone}, {"error", err}});
+                    log::warn(
+                        "management_action_failed",
+                        {{"action", "key " + step + " " + arg}, {"zone", *zone}, {"error", err}});
                     return error_reply(409, err);
                 }
-                log::info("management_action", {{"action", "key " + step + " " + arg}, {"zone", *zone}});
+                log::info("management_action",
+                          {{"action", "key " + step + " " + arg}, {"zone", *zone}});
                 http_reply r;
-                r.body = to_body(json{{"zone", *zone}, {"action", "key " + step + " " + arg},
+                r.body = to_body(json{{"zone", *zone},
+                                      {"action", "key " + step + " " + arg},
                                       {"result", "done; the zone is signed again"}});
                 return r;
             }

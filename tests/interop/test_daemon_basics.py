@@ -152,10 +152,17 @@ def test_bad_configs_exit_2_and_start_nothing():
         r = hsynctest.run([hsynctest.hsyncd_path(), "-c", d / "remote.yaml"], check_rc=2, timeout=20)
         check("is not a loopback address" in r.stderr and "allow-remote-management" in r.stderr, r.describe())
 
-        signer = good.read_text().replace("role: auth", "role: signer")
+        agent = good.read_text().replace("role: auth", "role: agent")
+        (d / "agent.yaml").write_text(agent)
+        r = hsynctest.run([hsynctest.hsyncd_path(), "-c", d / "agent.yaml"], check_rc=2, timeout=20)
+        check('role: "agent" is not implemented yet' in r.stderr, r.describe())
+        # A signer's zones are secondaries of its combiner: a primary zone is refused.
+        (d / "x.zone").write_text("@ 300 IN SOA ns hm 1 2 3 4 5\n@ 300 IN NS ns\n")
+        signer = good.read_text().replace("role: auth", "role: signer") + \
+            "zones:\n  - name: x.test\n    type: primary\n    file: x.zone\n"
         (d / "signer.yaml").write_text(signer)
         r = hsynctest.run([hsynctest.hsyncd_path(), "-c", d / "signer.yaml"], check_rc=2, timeout=20)
-        check('role: "signer" is not implemented yet' in r.stderr, r.describe())
+        check("a signer's zone must be type secondary" in r.stderr, r.describe())
 
         r = hsynctest.run([hsynctest.hsyncd_path(), "-c", d / "missing.yaml"], check_rc=2, timeout=20)
         check("missing.yaml: cannot read the file" in r.stderr, r.describe())

@@ -306,6 +306,7 @@ TEST(SignerSign, IncrementalEqualsFullSigningForEveryKindOfChange) {
          "oJMRESz5E4gYzS/"
          "q6XDrvU1qMPYIjCWzJaOau8XNEZeqCYKD5ar0IRd8KqXXFJkqmVfRvMGPmM1x8fGAa2XhSA=="},
         {"zzz TXT \"after the last\""},  // new last name: the NSEC wraps to the apex
+        {"sub0 TXT \"after a cut\""},    // its predecessor is a delegation: only DS is signed there
     };
     uint32_t serial = 10;
     int64_t at = t0;

@@ -208,20 +208,22 @@ void add_zone_daemon_commands(CLI::App& zone) {
         std::vector<std::vector<std::string>> rows{
             {"tag", "role", "algorithm", "state", "published", "activated", "retired"}};
         for (const auto& k : j["keys"])
-            rows.push_back({text(k["tag"]), text(k["role"]), text(k["algorithm"]),
-                            text(k["state"]), timestamp(k["published"]),
+            rows.push_back({text(k["tag"]), text(k["role"]), text(k["algorithm"]), text(k["state"]),
+                            timestamp(k["published"]),
                             k["activated"] == 0 ? "-" : timestamp(k["activated"]),
                             k["retired"] == 0 ? "-" : timestamp(k["retired"])});
         print_table(rows);
     });
     static std::string key_step, key_argument;
     auto* key = zone.add_subcommand(
-        "key", "A key step on a running hsyncd signer: publish zsk|ksk|csk, activate|retire|remove TAG");
+        "key",
+        "A key step on a running hsyncd signer: publish zsk|ksk|csk, activate|retire|remove TAG");
     key->add_option("name", a->zone, "Zone name")->required();
     key->add_option("step", key_step, "publish, activate, retire or remove")
         ->required()
         ->check(CLI::IsMember({"publish", "activate", "retire", "remove"}));
-    key->add_option("argument", key_argument, "zsk|ksk|csk for publish, else a key tag")->required();
+    key->add_option("argument", key_argument, "zsk|ksk|csk for publish, else a key tag")
+        ->required();
     add_common(key, a);
     key->callback([a] {
         json r = call(*a, "POST", zone_path(a->zone) + "/keys/" + key_step + "/" + key_argument);

@@ -642,7 +642,8 @@ zone_config parse_zone(const context& c, const YAML::Node& n, const std::string&
     if (z.expire && z.refresh && *z.expire < *z.refresh)
         c.fail(*m.get("expire"), m.path("expire"), "is shorter than refresh");
     if (const auto* v = m.get("dnssec-policy")) {
-        if (cfg.role != "signer") c.fail(*v, m.path("dnssec-policy"), "applies only to role signer");
+        if (cfg.role != "signer")
+            c.fail(*v, m.path("dnssec-policy"), "applies only to role signer");
         z.dnssec_policy = scalar(c, *v, m.path("dnssec-policy"));
         if (!cfg.find_policy(z.dnssec_policy))
             c.fail(*v, m.path("dnssec-policy"),
@@ -676,21 +677,23 @@ uint8_t algorithm_value(const context& c, const YAML::Node& n, const std::string
 
 signer::signing_policy parse_policy(const context& c, const YAML::Node& n,
                                     const std::string& path) {
-    mapping m(c, n, path,
-              {"name", "algorithm", "keys", "dnskey-ttl", "signature-validity",
-               "signature-refresh", "nsec3", "nsec3-iterations", "nsec3-salt", "nsec3-opt-out",
-               "publish-cds", "zsk-lifetime", "ksk-lifetime", "propagation-delay",
-               "publish-safety", "retire-safety"});
+    mapping m(
+        c, n, path,
+        {"name", "algorithm", "keys", "dnskey-ttl", "signature-validity", "signature-refresh",
+         "nsec3", "nsec3-iterations", "nsec3-salt", "nsec3-opt-out", "publish-cds", "zsk-lifetime",
+         "ksk-lifetime", "propagation-delay", "publish-safety", "retire-safety"});
     signer::signing_policy p;
     const auto& name_node = m.require("name");
     p.name = scalar(c, name_node, m.path("name"));
     if (p.name.empty()) c.fail(name_node, m.path("name"), "is empty");
-    if (const auto* v = m.get("algorithm")) p.algorithm = algorithm_value(c, *v, m.path("algorithm"));
+    if (const auto* v = m.get("algorithm"))
+        p.algorithm = algorithm_value(c, *v, m.path("algorithm"));
     if (const auto* v = m.get("keys")) {
         static const char* const kinds[] = {"ksk-zsk", "csk"};
         p.csk = one_of(c, *v, m.path("keys"), kinds) == "csk";
     }
-    if (const auto* v = m.get("dnskey-ttl")) p.dnskey_ttl = duration(c, *v, m.path("dnskey-ttl"), 0, 604800);
+    if (const auto* v = m.get("dnskey-ttl"))
+        p.dnskey_ttl = duration(c, *v, m.path("dnskey-ttl"), 0, 604800);
     if (const auto* v = m.get("signature-validity"))
         p.validity = duration(c, *v, m.path("signature-validity"), 7200, 365 * 86400);
     if (const auto* v = m.get("signature-refresh"))
@@ -703,7 +706,8 @@ signer::signing_policy parse_policy(const context& c, const YAML::Node& n,
                m.path("signature-refresh"),
                "must be shorter than signature-validity (" + std::to_string(p.validity) + " s)");
     if (const auto* v = m.get("nsec3")) p.nsec3 = boolean(c, *v, m.path("nsec3"));
-    if (const auto* v = m.get("nsec3-iterations"))  // RFC 9276 §3.1: 0; validators give up above 150
+    if (const auto* v =
+            m.get("nsec3-iterations"))  // RFC 9276 §3.1: 0; validators give up above 150
         p.nsec3_iterations =
             static_cast<uint16_t>(integer(c, *v, m.path("nsec3-iterations"), 0, 150));
     if (const auto* v = m.get("nsec3-salt")) {
@@ -718,7 +722,8 @@ signer::signing_policy parse_policy(const context& c, const YAML::Node& n,
                     static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
         }
     }
-    if (const auto* v = m.get("nsec3-opt-out")) p.nsec3_opt_out = boolean(c, *v, m.path("nsec3-opt-out"));
+    if (const auto* v = m.get("nsec3-opt-out"))
+        p.nsec3_opt_out = boolean(c, *v, m.path("nsec3-opt-out"));
     if (const auto* v = m.get("publish-cds")) p.publish_cds = boolean(c, *v, m.path("publish-cds"));
     if (const auto* v = m.get("zsk-lifetime"))
         p.zsk_lifetime = duration(c, *v, m.path("zsk-lifetime"), 0, 10 * 365 * 86400);
@@ -782,10 +787,10 @@ config parse_config(const std::string& text, const std::string& file, bool check
     if (!root.IsDefined() || root.IsNull())
         throw config_error(file, 1, "", "the configuration is empty (\"role\" is required)");
 
-    mapping top(c, root, "",
-                {"role", "listen", "data-dir", "log-level", "log-file", "management",
-                 "allow-remote-management", "tsig-keys", "acls", "zones", "limits",
-                 "dnssec-policies"});
+    mapping top(
+        c, root, "",
+        {"role", "listen", "data-dir", "log-level", "log-file", "management",
+         "allow-remote-management", "tsig-keys", "acls", "zones", "limits", "dnssec-policies"});
     config cfg;
     cfg.file = file;
     cfg.role = one_of(c, top.require("role"), "role", known_roles);

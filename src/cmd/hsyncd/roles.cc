@@ -106,7 +106,8 @@ auth::auth_settings auth_settings_of(const config& cfg) {
                 throw std::runtime_error(where +
                                          ": a signer's zone must be type secondary "
                                          "(a secondary of the provider's combiner)");
-            const auto* policy = cfg.find_policy(z.dnssec_policy.empty() ? "default" : z.dnssec_policy);
+            const auto* policy =
+                cfg.find_policy(z.dnssec_policy.empty() ? "default" : z.dnssec_policy);
             if (!policy) throw std::runtime_error(where + ": no dnssec-policy " + z.dnssec_policy);
             zs.sign = *policy;
         }

@@ -232,6 +232,16 @@ void auth_role::serve(zone_state& z, std::shared_ptr<const zone_data> data, bool
 }
 
 void auth_role::commit(zone_state& z, dns::record_store records, const dns::zone_diff* change) {
+    // A change about the size of the zone is stored as a new base, not journalled: IXFR
+    // clients get the whole zone (RFC 1995 §4 allows it), which is faster to send and
+    // apply than a million deletions and additions, and the journal stays small.
+    if (change && change->removed.size() + change->added.size() > records.size() / 2 + 100) {
+        uint32_t serial = change->to_serial;
+        zone_db_->save_full(z.settings.name, records, serial,
+                            store::zone_db::journal_mode::truncate);
+        z.journal.clear();
+        change = nullptr;
+    }
     if (change) record_change(z, *change);
     serve(z, std::make_shared<const zone_data>(std::move(records), z.settings.name),
           change != nullptr);
@@ -330,8 +340,8 @@ awaitable<void> auth_role::handle(const net::request& req, net::responder& out) 
             log::warn("tsig_failed", {{"client", req.client.to_string()},
                                       {"key", tsig->key_name.to_text()},
                                       {"reason", tsig->reason}});
-            dns::message resp = error_response(query, tsig->rcode);
-            co_await out.send(encode(resp, query, req.tcp, &*tsig));
+            dns::message tsig_resp = error_response(query, tsig->rcode);
+            co_await out.send(encode(tsig_resp, query, req.tcp, &*tsig));
             co_return;
         }
         key_name = tsig->key_name.canonical().to_text();
@@ -340,47 +350,49 @@ awaitable<void> auth_role::handle(const net::request& req, net::responder& out) 
     const dnssec::tsig_result* tp = tsig ? &*tsig : nullptr;
     auto client = req.client.address;
 
-    auto reply = [&](const dns::message& resp) -> awaitable<void> {
-        if (resp.rcode < counters_.responses.size()) ++counters_.responses[resp.rcode];
-        co_await out.send(encode(resp, query, req.tcp, tp));
+    auto reply = [&](const dns::message& response) -> awaitable<void> {
+        if (response.rcode < counters_.responses.size()) ++counters_.responses[response.rcode];
+        co_await out.send(encode(response, query, req.tcp, tp));
     };
 
     if (query.opcode == dns::opcode::NOTIFY) {
         ++counters_.notify_in;
-        zone_state* z =
+        zone_state* notify_zone =
             query.questions.size() == 1 ? exact_zone(query.questions[0].qname) : nullptr;
-        dns::message resp = make_response(query);
+        dns::message notify_resp = make_response(query);
         if (query.questions.size() != 1) {
-            resp.rcode = dns::rcode::FORMERR;
-        } else if (!z || !z->settings.secondary) {
-            resp.rcode = dns::rcode::NOTAUTH;
-        } else if (!z->settings.allow_notify.allows(client, key)) {
-            log::warn("notify_refused",
-                      {{"zone", key_of(z->settings.name)}, {"client", req.client.to_string()}});
-            resp.rcode = dns::rcode::REFUSED;
+            notify_resp.rcode = dns::rcode::FORMERR;
+        } else if (!notify_zone || !notify_zone->settings.secondary) {
+            notify_resp.rcode = dns::rcode::NOTAUTH;
+        } else if (!notify_zone->settings.allow_notify.allows(client, key)) {
+            log::warn("notify_refused", {{"zone", key_of(notify_zone->settings.name)},
+                                         {"client", req.client.to_string()}});
+            notify_resp.rcode = dns::rcode::REFUSED;
         } else {
-            resp.aa = true;
-            log::info("notify_received",
-                      {{"zone", key_of(z->settings.name)}, {"client", req.client.to_string()}});
-            if (z->wake) z->wake->cancel();  // refresh now (RFC 1996 §3.11)
+            notify_resp.aa = true;
+            log::info("notify_received", {{"zone", key_of(notify_zone->settings.name)},
+                                          {"client", req.client.to_string()}});
+            // Refresh now (RFC 1996 §3.11); a refresh already running goes again after it.
+            notify_zone->notify_pending = true;
+            if (notify_zone->wake) notify_zone->wake->cancel();
         }
-        co_await reply(resp);
+        co_await reply(notify_resp);
         co_return;
     }
 
     if (query.opcode == dns::opcode::UPDATE) {
-        dns::message resp = make_response(query);
-        zone_state* z =
+        dns::message update_resp = make_response(query);
+        zone_state* update_zone =
             query.questions.size() == 1 ? exact_zone(query.questions[0].qname) : nullptr;
         if (query.questions.size() != 1 || query.questions[0].qtype != dns::rr_type::SOA) {
-            resp.rcode = dns::rcode::FORMERR;
-        } else if (z && z->settings.combine) {
-            std::string why;
-            resp.rcode = agent_update(*z, query, key, client, why);
-        } else if (!z || !z->data) {
-            resp.rcode = dns::rcode::NOTAUTH;
-        } else if (z->settings.secondary) {
-            resp.rcode = dns::rcode::NOTIMP;  // no forwarding: updates go to the primary
+            update_resp.rcode = dns::rcode::FORMERR;
+        } else if (update_zone && update_zone->settings.combine) {
+            std::string agent_why;
+            update_resp.rcode = agent_update(*update_zone, query, key, client, agent_why);
+        } else if (!update_zone || !update_zone->data) {
+            update_resp.rcode = dns::rcode::NOTAUTH;
+        } else if (update_zone->settings.secondary) {
+            update_resp.rcode = dns::rcode::NOTIMP;  // no forwarding: updates go to the primary
         } else {
             std::optional<dns::name> signer;
             if (tsig) signer = tsig->key_name.canonical();
@@ -390,44 +402,45 @@ awaitable<void> auth_role::handle(const net::request& req, net::responder& out) 
                 dns::wire_reader rd(sig.rdata);
                 rd.skip(18);
                 dns::name signer_name = rd.read_name(false);
-                auto node = z->data->find(signer_name);
+                auto node = update_zone->data->find(signer_name);
                 bool verified = false;
-                std::string why = "no KEY record at " + signer_name.to_text();
+                std::string sig0_why = "no KEY record at " + signer_name.to_text();
                 if (node != zone_data::npos) {
-                    auto range = z->data->rrset(node, dns::rr_type::KEY);
+                    auto range = update_zone->data->rrset(node, dns::rr_type::KEY);
                     for (uint32_t i = range.first; i < range.end && !verified; ++i) {
-                        auto rec = z->data->records()[i];
+                        auto rec = update_zone->data->records()[i];
                         try {
                             auto res =
                                 dnssec::sig0_verify(req.wire, query, signer_name, rec.rdata, now());
                             verified = res.ok();
-                            why = res.reason;
+                            sig0_why = res.reason;
                         } catch (const std::exception& e) {
-                            why = e.what();
+                            sig0_why = e.what();
                         }
                     }
                 }
                 if (verified)
                     signer = signer_name.canonical();
                 else
-                    log::warn("sig0_failed", {{"zone", key_of(z->settings.name)},
+                    log::warn("sig0_failed", {{"zone", key_of(update_zone->settings.name)},
                                               {"signer", signer_name.to_text()},
-                                              {"reason", why}});
+                                              {"reason", sig0_why}});
             }
             std::string signer_text = signer ? signer->to_text() : std::string();
-            if (!z->settings.allow_update.allows(client, signer ? &signer_text : nullptr)) {
-                resp.rcode = dns::rcode::REFUSED;
-                log::warn("update_refused", {{"zone", key_of(z->settings.name)},
+            if (!update_zone->settings.allow_update.allows(client,
+                                                           signer ? &signer_text : nullptr)) {
+                update_resp.rcode = dns::rcode::REFUSED;
+                log::warn("update_refused", {{"zone", key_of(update_zone->settings.name)},
                                              {"client", req.client.to_string()},
                                              {"key", signer_text},
                                              {"reason", "allow-update"}});
             } else {
-                // Held: `z` may be replaced by a reconfigure while this waits.
-                std::shared_ptr<zone_state> zs = zones_.at(key_of(z->settings.name));
-                resp.rcode = co_await apply_update_in_turn(zs, query, signer, signer_text);
+                // Held: `update_zone` may be replaced by a reconfigure while this waits.
+                std::shared_ptr<zone_state> zs = zones_.at(key_of(update_zone->settings.name));
+                update_resp.rcode = co_await apply_update_in_turn(zs, query, signer, signer_text);
             }
         }
-        co_await reply(resp);
+        co_await reply(update_resp);
         co_return;
     }
 
@@ -443,13 +456,22 @@ awaitable<void> auth_role::handle(const net::request& req, net::responder& out) 
         co_await reply(error_response(query, *rc));
         co_return;
     }
-    zone_state* z = find_zone(query.questions[0].qname);
-    if (z && !z->data) {
+    zone_state* query_zone = find_zone(query.questions[0].qname);
+    if (query_zone && !query_zone->data) {
         co_await reply(error_response(query, dns::rcode::SERVFAIL));
         co_return;
     }
-    co_await reply(answer(z ? z->data.get() : nullptr, query));
+    co_await reply(answer(query_zone ? query_zone->data.get() : nullptr, query));
 }
+
+struct auth_role::update_queue {
+    explicit update_queue(asio::any_io_executor ex) : wake(std::move(ex)) {
+        wake.expires_at(asio::steady_timer::time_point::max());  // only ever cancelled
+    }
+    uint64_t tickets = 0;     // taken in arrival order
+    uint64_t turn = 0;        // the ticket whose UPDATE may run
+    asio::steady_timer wake;  // cancelled when a turn ends
+};
 
 // RFC 2136 §3.4 for a primary zone. UPDATEs to one zone apply one at a time in arrival
 // order (tickets), each against the version the one before left, so prerequisites see
@@ -461,22 +483,21 @@ awaitable<uint16_t> auth_role::apply_update_in_turn(std::shared_ptr<zone_state> 
                                                     const dns::message& query,
                                                     const std::optional<dns::name>& signer,
                                                     const std::string& signer_text) {
-    if (!z->update_wake) {
-        z->update_wake = std::make_unique<asio::steady_timer>(ex_);
-        z->update_wake->expires_at(asio::steady_timer::time_point::max());  // only cancelled
-    }
-    uint64_t ticket = z->update_tickets++;
-    while (z->update_turn != ticket) {
+    auto& slot = update_queues_[key_of(z->settings.name)];
+    if (!slot) slot = std::make_shared<update_queue>(ex_);
+    std::shared_ptr<update_queue> q = slot;
+    uint64_t ticket = q->tickets++;
+    while (q->turn != ticket) {
         boost::system::error_code ec;
-        co_await z->update_wake->async_wait(asio::redirect_error(use_awaitable, ec));
+        co_await q->wake.async_wait(asio::redirect_error(use_awaitable, ec));
     }
     struct next_turn {
-        zone_state& z;
+        update_queue& q;
         ~next_turn() {
-            ++z.update_turn;
-            z.update_wake->cancel();
+            ++q.turn;
+            q.wake.cancel();
         }
-    } turn{*z};
+    } turn{*q};
 
     const std::string zone = key_of(z->settings.name);
     while (true) {
@@ -502,15 +523,14 @@ awaitable<uint16_t> auth_role::apply_update_in_turn(std::shared_ptr<zone_state> 
         auto change = std::make_shared<const dns::zone_diff>(std::move(r.diff));
         std::shared_ptr<const zone_data> next;
         std::string error;
+        // A named lambda: g++ 12 destroys the captures of a temporary lambda in a co_await
+        // expression too early (use after free of `base` and `change`).
+        dns::name origin = z->settings.name;
+        auto build = [base, change, origin]() -> awaitable<std::shared_ptr<const zone_data>> {
+            co_return std::make_shared<const zone_data>(apply(base->records(), *change), origin);
+        };
         try {
-            dns::name origin = z->settings.name;
-            next = co_await asio::co_spawn(
-                pool_->get_executor(),
-                [base, change, origin]() -> awaitable<std::shared_ptr<const zone_data>> {
-                    co_return std::make_shared<const zone_data>(apply(base->records(), *change),
-                                                                origin);
-                },
-                use_awaitable);
+            next = co_await asio::co_spawn(pool_->get_executor(), std::move(build), use_awaitable);
         } catch (const std::exception& e) {
             error = e.what();
         }
@@ -554,18 +574,22 @@ awaitable<void> auth_role::handle_transfer_out(const net::request& req, net::res
         co_return co_await refuse(dns::rcode::REFUSED, "allow-transfer");
     if (!ixfr && !req.tcp) co_return co_await refuse(dns::rcode::FORMERR, "AXFR over UDP");
 
-    std::shared_ptr<const zone_data> data = z->data;  // this version, whatever happens meanwhile
-    std::vector<std::vector<uint8_t>> messages;
+    // This version, whatever happens meanwhile: the stream reads it as it goes. `z` is
+    // not used after the first co_await (a reconfigure may replace it).
+    std::shared_ptr<const zone_data> data = z->data;
+    std::string zone_key = key_of(z->settings.name);
     std::optional<dnssec::tsig_session> session;
     if (tsig) session.emplace(dnssec::tsig_session::responder(*tsig));
-    size_t max = req.tcp ? default_xfr_message_size : out.max_size();
-    if (session) max -= 64 + 2 * dns::max_name_length;
-    auto emit = [&](dns::message&& m) {
-        std::vector<uint8_t> wire;
-        m.to_wire(wire, max);
-        if (session) session->sign(wire, now());
-        messages.push_back(std::move(wire));
-    };
+    size_t max = default_xfr_message_size;
+    if (!req.tcp) {
+        // RFC 1995 §2: an IXFR answer over UDP fits the client's buffer (RFC 6891 §6.2.5).
+        max = 512;
+        if (query.opt)
+            max = std::clamp<size_t>(query.opt->udp_payload_size, 512, settings_.udp_payload_size);
+        max = std::min(max, out.max_size());
+    }
+    if (session) max -= std::min<size_t>(max / 2, 64 + 2 * dns::max_name_length);
+    std::optional<xfr_stream> stream;
     std::string failure;
     uint16_t failure_rcode = dns::rcode::SERVFAIL;
     try {
@@ -586,10 +610,10 @@ awaitable<void> auth_role::handle_transfer_out(const net::request& req, net::res
                 if (d.to_serial == data->serial()) break;
             }
             if (!chain.empty() && chain.back().to_serial != data->serial()) chain.clear();
-            ixfr_out(data->records(), chain, query, max, !req.tcp, emit);
+            stream.emplace(ixfr_stream(data->records(), chain, query, max, !req.tcp));
             ++counters_.ixfr_out;
         } else {
-            axfr_out(data->records(), query, max, emit);
+            stream.emplace(axfr_stream(data->records(), query, max));
             ++counters_.axfr_out;
         }
     } catch (const dns::wire_error& e) {
@@ -603,14 +627,51 @@ awaitable<void> auth_role::handle_transfer_out(const net::request& req, net::res
         co_await out.send(encode(error_response(query, failure_rcode), query, req.tcp, tsig));
         co_return;
     }
-    log::info("transfer_out", {{"zone", key_of(z->settings.name)},
+
+    // RFC 5936 §2.2: each message goes out as soon as it is made, so the client reads one
+    // while the next is encoded. A message is O(16 KiB) of work: between two, the loop
+    // answers other queries while this coroutine waits for the write.
+    size_t sent = 0;
+    bool complete = false;
+    try {
+        while (true) {
+            std::vector<uint8_t> wire;
+            wire.reserve(max + (session ? 64 + 2 * dns::max_name_length : 0));
+            if (!stream->next(wire)) {
+                complete = true;
+                break;
+            }
+            if (session) session->sign(wire, now());
+            if (!co_await out.send(std::move(wire))) break;  // the client went away
+            ++sent;
+        }
+    } catch (const std::exception& e) {
+        failure = e.what();
+    }
+    if (!failure.empty()) {
+        log::error("transfer_failed", {{"zone", q.qname.to_text()},
+                                       {"client", req.client.to_string()},
+                                       {"messages", sent},
+                                       {"error", failure}});
+        // Nothing sent yet: an error answer; else the stream just ends, and the client
+        // sees a transfer without its final SOA.
+        if (sent == 0)
+            co_await out.send(
+                encode(error_response(query, dns::rcode::SERVFAIL), query, req.tcp, tsig));
+        co_return;
+    }
+    log::info("transfer_out", {{"zone", zone_key},
                                {"client", req.client.to_string()},
                                {"type", ixfr ? "IXFR" : "AXFR"},
+                               {"form", stream->rcode() != dns::rcode::NOERROR ? "error"
+                                        : stream->full_zone()                  ? "full"
+                                        : stream->records() > 1                ? "incremental"
+                                                                               : "SOA only"},
                                {"serial", data->serial()},
-                               {"messages", messages.size()},
+                               {"messages", sent},
+                               {"records", stream->records()},
+                               {"complete", complete},
                                {"key", key ? *key : std::string()}});
-    for (auto& m : messages)
-        if (!co_await out.send(std::move(m))) break;
 }
 
 // --- secondary ---
@@ -618,6 +679,17 @@ awaitable<void> auth_role::handle_transfer_out(const net::request& req, net::res
 awaitable<void> auth_role::refresh_loop(std::shared_ptr<zone_state> z) {
     while (!stopping_ && !z->removed) {
         bool ok = false;
+        if (z->settings.sign) {
+            try {
+                co_await signer_maintenance(z);
+            } catch (const std::exception& e) {
+                z->last_error = e.what();
+                log::error("signing_failed",
+                           {{"zone", key_of(z->settings.name)}, {"error", e.what()}});
+            }
+            if (stopping_ || z->removed) break;
+        }
+        z->notify_pending = false;  // this refresh answers every NOTIFY so far
         try {
             ok = co_await refresh_once(z);
         } catch (const std::exception& e) {
@@ -646,6 +718,7 @@ awaitable<void> auth_role::refresh_loop(std::shared_ptr<zone_state> z) {
         if (z->settings.sign && z->next_maintenance > t)
             wait = std::min<uint32_t>(wait, static_cast<uint32_t>(z->next_maintenance - t));
         wait = std::max<uint32_t>(wait, 1);
+        if (z->notify_pending) continue;  // a NOTIFY came during the refresh: go again now
         z->wake->expires_after(std::chrono::seconds(wait));
         boost::system::error_code ec;
         co_await z->wake->async_wait(asio::redirect_error(use_awaitable, ec));
@@ -735,6 +808,8 @@ awaitable<bool> auth_role::refresh_once(std::shared_ptr<zone_state> z) {
     co_return false;
 }
 
+// Locals in coroutines have unique names: g++ 12 can give same-named variables of
+// different scopes one frame slot (a use-after-free seen with two `base` shared_ptrs).
 awaitable<bool> auth_role::transfer_in(std::shared_ptr<zone_state> z, const net::peer& primary,
                                        bool incremental) {
     const auto& s = z->settings;
@@ -787,28 +862,29 @@ awaitable<bool> auth_role::transfer_in(std::shared_ptr<zone_state> z, const net:
         case xfr_receiver::kind::axfr: {
             uint32_t serial = receiver.serial();
             if (s.combine || s.sign) {
-                dns::record_store owner = receiver.take_zone();
-                owner_zone_db_->save_full(s.name, owner, serial);
-                set_owner(*z, std::move(owner));
+                dns::record_store owner_zone = receiver.take_zone();
+                owner_zone_db_->save_full(s.name, owner_zone, serial);
+                set_owner(*z, std::move(owner_zone));
                 if (s.sign)
                     co_await resign(z, nullptr);
                 else
                     recombine(*z);
                 break;
             }
-            auto records = std::make_shared<dns::record_store>(receiver.take_zone());
-            zone_db_->save_full(s.name, *records, serial);
+            auto axfr_records = std::make_shared<dns::record_store>(receiver.take_zone());
+            zone_db_->save_full(s.name, *axfr_records, serial);
             z->journal.clear();
             if (auto recent = zone_db_->journal_since(s.name, serial))
                 z->journal.assign(recent->begin(), recent->end());
-            dns::name origin = s.name;
-            auto data = co_await asio::co_spawn(
-                pool_->get_executor(),
-                [records, origin]() -> awaitable<std::shared_ptr<const zone_data>> {
-                    co_return std::make_shared<const zone_data>(std::move(*records), origin);
-                },
-                use_awaitable);
-            serve(*z, std::move(data), false);
+            dns::name axfr_origin = s.name;
+            auto axfr_data_task =
+                [records = axfr_records,
+                 origin = axfr_origin]() -> awaitable<std::shared_ptr<const zone_data>> {
+                co_return std::make_shared<const zone_data>(std::move(*records), origin);
+            };
+            auto axfr_data = co_await asio::co_spawn(pool_->get_executor(),
+                                                     std::move(axfr_data_task), use_awaitable);
+            serve(*z, std::move(axfr_data), false);
             break;
         }
         case xfr_receiver::kind::ixfr: {
@@ -817,51 +893,24 @@ awaitable<bool> auth_role::transfer_in(std::shared_ptr<zone_state> z, const net:
             auto diffs = std::make_shared<std::vector<dns::zone_diff>>(receiver.take_diffs());
             if (diffs->empty()) co_return true;
             if (s.combine || s.sign) {
-                if (!z->owner) throw std::runtime_error("IXFR without an owner copy");
-                for (const auto& d : *diffs)
-                    owner_zone_db_->append_diff(s.name, d);
-                std::shared_ptr<const dns::record_store> base = z->owner;
-                const uint32_t before = soa_field(*z->owner_soa, 0);
-                auto owner = co_await asio::co_spawn(
-                    pool_->get_executor(),
-                    [base, diffs]() -> awaitable<std::shared_ptr<dns::record_store>> {
-                        auto out = std::make_shared<dns::record_store>(apply(*base, diffs->front()));
-                        for (size_t i = 1; i < diffs->size(); ++i)
-                            *out = apply(*out, (*diffs)[i]);
-                        co_return out;
-                    },
-                    use_awaitable);
-                set_owner(*z, std::move(*owner));
-                // Incremental only from the unsigned version the served zone was signed
-                // from (a refused version in between: sign in full).
-                if (s.sign && (!z->signed_from || *z->signed_from != before)) {
-                    co_await resign(z, nullptr);
-                } else if (s.sign) {
-                    auto names = std::make_shared<std::vector<dns::name>>();
-                    for (const auto& d : *diffs)
-                        for (const auto* list : {&d.removed, &d.added})
-                            for (const auto& r : *list)
-                                names->push_back(r.owner);
-                    co_await resign(z, std::move(names));
-                } else {
-                    co_await recombine_change(z, base, before, diffs);
-                }
+                co_await owner_ixfr(z, diffs);
                 break;
             }
             for (const auto& d : *diffs)
                 record_change(*z, d);
-            std::shared_ptr<const zone_data> base = z->data;
-            dns::name origin = s.name;
-            auto data = co_await asio::co_spawn(
-                pool_->get_executor(),
-                [base, diffs, origin]() -> awaitable<std::shared_ptr<const zone_data>> {
-                    dns::record_store records = apply(base->records(), diffs->front());
-                    for (size_t i = 1; i < diffs->size(); ++i)
-                        records = apply(records, (*diffs)[i]);
-                    co_return std::make_shared<const zone_data>(std::move(records), origin);
-                },
-                use_awaitable);
-            serve(*z, std::move(data), true);
+            std::shared_ptr<const zone_data> served_before = z->data;
+            dns::name ixfr_origin = s.name;
+            auto ixfr_data_task =
+                [base = served_before, diffs,
+                 origin = ixfr_origin]() -> awaitable<std::shared_ptr<const zone_data>> {
+                dns::record_store records = apply(base->records(), diffs->front());
+                for (size_t i = 1; i < diffs->size(); ++i)
+                    records = apply(records, (*diffs)[i]);
+                co_return std::make_shared<const zone_data>(std::move(records), origin);
+            };
+            auto ixfr_data = co_await asio::co_spawn(pool_->get_executor(),
+                                                     std::move(ixfr_data_task), use_awaitable);
+            serve(*z, std::move(ixfr_data), true);
             break;
         }
         case xfr_receiver::kind::none:
@@ -1150,6 +1199,40 @@ void auth_role::recombine(zone_state& z, bool at_start) {
                            {"records", z.data->records().size()}});
 }
 
+awaitable<void> auth_role::owner_ixfr(std::shared_ptr<zone_state> z,
+                                      std::shared_ptr<std::vector<dns::zone_diff>> diffs) {
+    const auto& s = z->settings;
+    if (!z->owner) throw std::runtime_error("IXFR without an owner copy");
+    for (const auto& d : *diffs)
+        owner_zone_db_->append_diff(s.name, d);
+    std::shared_ptr<const dns::record_store> owner_before = z->owner;
+    const uint32_t before = soa_field(*z->owner_soa, 0);
+    auto owner_after_task = [owner_before,
+                             diffs]() -> awaitable<std::shared_ptr<dns::record_store>> {
+        auto out = std::make_shared<dns::record_store>(apply(*owner_before, diffs->front()));
+        for (size_t i = 1; i < diffs->size(); ++i)
+            *out = apply(*out, (*diffs)[i]);
+        co_return out;
+    };
+    auto owner_after =
+        co_await asio::co_spawn(pool_->get_executor(), std::move(owner_after_task), use_awaitable);
+    set_owner(*z, std::move(*owner_after));
+    std::shared_ptr<std::vector<dns::name>> names;
+    // Incremental signing only from the unsigned version the served zone was signed from
+    // (after a refused version: in full).
+    if (s.sign && z->signed_from && *z->signed_from == before) {
+        names = std::make_shared<std::vector<dns::name>>();
+        for (const auto& d : *diffs)
+            for (const auto* list : {&d.removed, &d.added})
+                for (const auto& r : *list)
+                    names->push_back(r.owner);
+    }
+    if (s.sign)
+        co_await resign(z, std::move(names));
+    else
+        co_await recombine_change(z, std::move(owner_before), before, std::move(diffs));
+}
+
 awaitable<void> auth_role::recombine_change(std::shared_ptr<zone_state> z,
                                             std::shared_ptr<const dns::record_store> owner_before,
                                             uint32_t before,
@@ -1172,13 +1255,11 @@ awaitable<void> auth_role::recombine_change(std::shared_ptr<zone_state> z,
     auto shared_change = std::make_shared<const dns::zone_diff>(std::move(*change));
     std::shared_ptr<const zone_data> base = z->data;
     dns::name origin = name;
-    auto data = co_await asio::co_spawn(
-        pool_->get_executor(),
-        [base, shared_change, origin]() -> awaitable<std::shared_ptr<const zone_data>> {
-            co_return std::make_shared<const zone_data>(apply(base->records(), *shared_change),
-                                                        origin);
-        },
-        use_awaitable);
+    auto data_task = [base, shared_change,
+                      origin]() -> awaitable<std::shared_ptr<const zone_data>> {
+        co_return std::make_shared<const zone_data>(apply(base->records(), *shared_change), origin);
+    };
+    auto data = co_await asio::co_spawn(pool_->get_executor(), std::move(data_task), use_awaitable);
     if (z->removed || stopping_) co_return;
     if (z->data != base) {  // an agent UPDATE was combined meanwhile: start from that
         recombine(*z);

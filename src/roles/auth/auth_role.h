@@ -135,6 +135,10 @@ class auth_role final : public roles::role {
     // the next served serial) if it differs from what is served. `at_start`: compare
     // content only, so an unchanged restart keeps its serial.
     void recombine(zone_state& z, bool at_start = false);
+    // Combine and sign mode: an IXFR of the upstream zone into the owner's copy (applied on
+    // the pool), then the served zone made from it.
+    net::awaitable<void> owner_ixfr(std::shared_ptr<zone_state> z,
+                                    std::shared_ptr<std::vector<dns::zone_diff>> diffs);
     // An owner IXFR: the served zone follows the owner's differences (combine_change) when
     // it was combined from the version they start at (`before`), else recombine().
     net::awaitable<void> recombine_change(std::shared_ptr<zone_state> z,
@@ -176,6 +180,9 @@ class auth_role final : public roles::role {
     std::unique_ptr<net::asio::thread_pool> pool_;
     std::map<std::string, std::shared_ptr<zone_state>> zones_;  // canonical name text
     bool stopping_ = false;
+    // UPDATEs wait their turn per zone (apply_update_in_turn); by canonical zone name.
+    struct update_queue;
+    std::map<std::string, std::shared_ptr<update_queue>> update_queues_;
 
     struct counters {
         uint64_t queries = 0;

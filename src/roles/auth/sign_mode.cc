@@ -129,28 +129,31 @@ awaitable<void> auth_role::resign(std::shared_ptr<zone_state> z,
     };
     auto owner = z->owner;
     auto base = z->data;
+    log::info("signing_started", {{"zone", zone},
+                                  {"unsigned_serial", upstream},
+                                  {"records", owner->size()},
+                                  {"changed_names", changed ? changed->size() : size_t(0)}});
     std::shared_ptr<outcome> result;
     try {
-        result = co_await asio::co_spawn(
-            pool_->get_executor(),
-            [owner, base, changed, ctx, keys, policy,
-             max_names]() -> awaitable<std::shared_ptr<outcome>> {
-                auto out = std::make_shared<outcome>();
-                auto t0 = std::chrono::steady_clock::now();
-                dns::record_store records;
-                if (changed && base) {
-                    out->change = signer::sign_incremental(base->records(), *owner, *changed, ctx,
-                                                           &out->inc, max_names);
-                    if (out->change) records = apply(base->records(), *out->change);
-                }
-                if (!out->change) records = signer::sign_full(*owner, ctx, &out->full);
-                out->data = std::make_shared<const zone_data>(std::move(records), ctx.origin);
-                out->ms =
-                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                        .count();
-                co_return out;
-            },
-            use_awaitable);
+        auto result_task = [owner, base, changed, ctx, keys, policy,
+                            max_names]() -> awaitable<std::shared_ptr<outcome>> {
+            auto out = std::make_shared<outcome>();
+            auto t0 = std::chrono::steady_clock::now();
+            dns::record_store records;
+            if (changed && base) {
+                out->change = signer::sign_incremental(base->records(), *owner, *changed, ctx,
+                                                       &out->inc, max_names);
+                if (out->change) records = apply(base->records(), *out->change);
+            }
+            if (!out->change) records = signer::sign_full(*owner, ctx, &out->full);
+            out->data = std::make_shared<const zone_data>(std::move(records), ctx.origin);
+            out->ms =
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                    .count();
+            co_return out;
+        };
+        result =
+            co_await asio::co_spawn(pool_->get_executor(), std::move(result_task), use_awaitable);
     } catch (const std::exception& e) {
         // The unsigned version is refused; the last signed one keeps being served.
         ++counters_.sign_failures;
@@ -248,8 +251,8 @@ awaitable<void> auth_role::signer_maintenance(std::shared_ptr<zone_state> z) {
         co_return;
     }
     if (apex) {
-        auto names = std::make_shared<std::vector<dns::name>>(1, s.name);
-        co_await resign(z, std::move(names), 0);
+        auto apex_only = std::make_shared<std::vector<dns::name>>(1, s.name);
+        co_await resign(z, std::move(apex_only), 0);
         co_return;
     }
     // Signature refresh: the names whose signatures expire within the refresh time, a batch
@@ -259,11 +262,11 @@ awaitable<void> auth_role::signer_maintenance(std::shared_ptr<zone_state> z) {
     ctx.keys = &z->keys;
     ctx.policy = &*s.sign;
     ctx.now = t;
-    auto names = std::make_shared<std::vector<dns::name>>(
+    auto expiring = std::make_shared<std::vector<dns::name>>(
         signer::expiring_owners(z->data->records(), ctx, settings_.signer_refresh_batch));
-    if (!names->empty()) {
-        log::info("signature_refresh", {{"zone", zone}, {"names", names->size()}});
-        co_await resign(z, std::move(names), settings_.signer_refresh_batch + 1);
+    if (!expiring->empty()) {
+        log::info("signature_refresh", {{"zone", zone}, {"names", expiring->size()}});
+        co_await resign(z, std::move(expiring), settings_.signer_refresh_batch + 1);
     }
 }
 

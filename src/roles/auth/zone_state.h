@@ -28,6 +28,7 @@ struct auth_role::zone_state {
     std::optional<int64_t> loaded_at, last_refresh, last_success;
     std::unique_ptr<asio::steady_timer> wake;  // the refresh loop sleeps on it; NOTIFY wakes
     bool refresh_running = false;
+    bool notify_pending = false;  // a NOTIFY arrived since the current refresh began
     bool removed = false;
     uint64_t transfers_in = 0;
     std::string last_transfer;  // "AXFR from 192.0.2.1#53 serial 5" for zone show

@@ -307,7 +307,9 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
         if (occluded.count(y)) {
             fresh = std::move(data);  // glue: not signed, not in the NSEC chain
         } else if (!data.empty()) {
-            const bool cut = cuts.count(y) > 0;
+            // A delegation whose NSEC is remade only because a neighbour changed is a cut too.
+            const bool cut =
+                y != origin && (cuts.count(y) > 0 || has_type(unsigned_zone, y, T::NS));
             ++st.names;
             // RFC 4034 §4: the NSEC TTL is the SOA's negative TTL (RFC 9077: the smaller of
             // the SOA's TTL and MINIMUM). The apex comes first in `work`.
