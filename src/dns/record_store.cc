@@ -73,6 +73,32 @@ void record_store::add(const rr& record, uint32_t source) {
     bytes_ += need;
 }
 
+void record_store::add(const record_view& record) {
+    size_t need = 4 + 1 + record.owner.size() + 10 + record.rdata.size();
+    if (chunks_.empty() || chunks_.back().capacity() - chunks_.back().size() < need) {
+        size_t size =
+            chunks_.empty() ? 4096 : std::min<size_t>(chunks_.back().capacity() * 2, 1 << 20);
+        chunks_.emplace_back().reserve(std::max(size, need));
+    }
+    std::vector<uint8_t>& chunk = chunks_.back();
+    index_.push_back(uint64_t(chunks_.size() - 1) << 32 | chunk.size());
+    size_t at = chunk.size();
+    chunk.resize(at + need);
+    uint8_t* p = chunk.data() + at;
+    std::memcpy(p, &record.source, 4);
+    p[4] = static_cast<uint8_t>(record.owner.size());
+    p += 5;
+    std::memcpy(p, record.owner.data(), record.owner.size());
+    p += record.owner.size();
+    uint16_t rdlength = static_cast<uint16_t>(record.rdata.size());
+    std::memcpy(p, &record.type, 2);
+    std::memcpy(p + 2, &record.rclass, 2);
+    std::memcpy(p + 4, &record.ttl, 4);
+    std::memcpy(p + 8, &rdlength, 2);
+    if (!record.rdata.empty()) std::memcpy(p + 10, record.rdata.data(), record.rdata.size());
+    bytes_ += need;
+}
+
 record_view record_store::operator[](size_t i) const {
     const uint8_t* p = at(index_[i]);
     record_view v;

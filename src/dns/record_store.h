@@ -31,6 +31,9 @@ class record_store {
   public:
     // Appends a canonical copy of `record`; `source` is returned with it later.
     void add(const rr& record, uint32_t source = 0);
+    // Appends a record taken from a record_store (or built in its canonical form): copied
+    // as it is, without an rr in between (no allocation per record).
+    void add(const record_view& record);
 
     // Canonical order; duplicates (same owner, class, type and RDATA) are dropped and their
     // count returned. Within an RRset (RRSIGs: per type covered) every record takes the TTL of the

@@ -205,7 +205,7 @@ dns::record_store apply(const dns::record_store& base, const dns::zone_diff& cha
                     continue;
                 }
             }
-            out.add(b.to_rr(), b.source);
+            out.add(b);
             ++i;
         } else {
             out.add(added[a++]);

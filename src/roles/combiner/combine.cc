@@ -156,7 +156,7 @@ dns::record_store combine(const dns::record_store& owner, const agent_data& agen
     auto copy = [&](size_t from, size_t to) {
         for (size_t i = from; i < to; ++i) {
             auto v = owner[i];
-            if (!owner_dnssec_type(v.type)) out.add(v.to_rr(), v.source);
+            if (!owner_dnssec_type(v.type)) out.add(v);
         }
     };
     copy(0, first);

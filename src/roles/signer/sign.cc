@@ -145,7 +145,7 @@ dns::record_store prepare(const dns::record_store& unsigned_zone, const sign_con
                        unsigned_zone[i - 1].owner.end());
         octets = (same_set ? octets : 0) + v.owner.size() + 10 + v.rdata.size();
         if (octets > max_rrset_octets) oversized(v.owner_name(), v.type, octets);
-        out.add(v.to_rr(), v.source);
+        out.add(v);
     }
     out.sort();
     return out;
