@@ -47,15 +47,19 @@ void record_view::append_text(std::string& out) const {
     rdata_to_text(type, rdata, out);
 }
 
-void record_store::add(const rr& record, uint32_t source) {
-    auto owner = record.owner.wire();
-    size_t need = 4 + 1 + owner.size() + 10 + record.rdata.size();
+std::vector<uint8_t>& record_store::chunk_for(size_t need) {
     if (chunks_.empty() || chunks_.back().capacity() - chunks_.back().size() < need) {
         size_t size =
             chunks_.empty() ? 4096 : std::min<size_t>(chunks_.back().capacity() * 2, 1 << 20);
         chunks_.emplace_back().reserve(std::max(size, need));
     }
-    std::vector<uint8_t>& chunk = chunks_.back();
+    return chunks_.back();
+}
+
+void record_store::add(const rr& record, uint32_t source) {
+    auto owner = record.owner.wire();
+    size_t need = 4 + 1 + owner.size() + 10 + record.rdata.size();
+    std::vector<uint8_t>& chunk = chunk_for(need);
     index_.push_back(uint64_t(chunks_.size() - 1) << 32 | chunk.size());
     store<uint32_t>(chunk, source);
     chunk.push_back(static_cast<uint8_t>(owner.size()));
@@ -75,12 +79,7 @@ void record_store::add(const rr& record, uint32_t source) {
 
 void record_store::add(const record_view& record) {
     size_t need = 4 + 1 + record.owner.size() + 10 + record.rdata.size();
-    if (chunks_.empty() || chunks_.back().capacity() - chunks_.back().size() < need) {
-        size_t size =
-            chunks_.empty() ? 4096 : std::min<size_t>(chunks_.back().capacity() * 2, 1 << 20);
-        chunks_.emplace_back().reserve(std::max(size, need));
-    }
-    std::vector<uint8_t>& chunk = chunks_.back();
+    std::vector<uint8_t>& chunk = chunk_for(need);
     index_.push_back(uint64_t(chunks_.size() - 1) << 32 | chunk.size());
     size_t at = chunk.size();
     chunk.resize(at + need);

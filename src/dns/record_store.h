@@ -55,6 +55,8 @@ class record_store {
     const uint8_t* at(uint64_t ref) const {
         return chunks_[ref >> 32].data() + (ref & 0xFFFFFFFFu);
     }
+    // The last chunk, or a new one when `need` more octets do not fit in it.
+    std::vector<uint8_t>& chunk_for(size_t need);
     std::vector<std::vector<uint8_t>> chunks_;
     size_t bytes_ = 0;
     std::vector<uint64_t> index_;
