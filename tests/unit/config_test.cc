@@ -131,6 +131,7 @@ struct bad_case {
 };
 
 const std::string head = "role: auth\nlisten: [127.0.0.1:5353]\ndata-dir: /tmp\n";  // lines 1-3
+const std::string signer_head = "role: signer\nlisten: [127.0.0.1:5353]\ndata-dir: /tmp\n";
 
 class ConfigBad : public testing::TestWithParam<bad_case> {};
 
@@ -234,7 +235,53 @@ INSTANTIATE_TEST_SUITE_P(
         bad_case{"zones not a list", head + "zones:\n  name: a.\n", 5,
                  "zones: must be a list of zones"},
         bad_case{"empty listen", "role: auth\nlisten: []\n", 2,
-                 "listen: needs at least one ADDR:PORT"}));
+                 "listen: needs at least one ADDR:PORT"},
+        bad_case{"policy outside role signer", head + "dnssec-policies: []\n", 4,
+                 "dnssec-policies: applies only to role signer"},
+        bad_case{"undefined policy",
+                 signer_head + "zones:\n  - name: a.\n    type: secondary\n    primaries: [::1]\n"
+                               "    dnssec-policy: strict\n",
+                 8, "zones[0].dnssec-policy: \"strict\" is not defined in dnssec-policies"},
+        bad_case{"refresh not shorter than validity",
+                 signer_head + "dnssec-policies:\n  - name: p\n    signature-validity: 7d\n"
+                               "    signature-refresh: 7d\n",
+                 7,
+                 "dnssec-policies[0].signature-refresh: must be shorter than signature-validity "
+                 "(604800 s)"},
+        bad_case{"unknown algorithm",
+                 signer_head + "dnssec-policies:\n  - name: p\n    algorithm: gost\n", 6,
+                 "dnssec-policies[0].algorithm: \"gost\" is not a signing algorithm we support "
+                 "(RSASHA256, RSASHA512, ECDSAP256SHA256, ECDSAP384SHA384, ED25519, ED448)"},
+        bad_case{"signer zone not secondary",
+                 signer_head + "zones:\n  - {name: a., type: primary, file: f}\n", 5,
+                 "zones[0]: a signer's zone must be type secondary (a secondary of the provider's "
+                 "combiner)"}));
+
+TEST(Config, SignerPoliciesAndTheDefault) {
+    config c = parse_config(signer_head +
+                                "dnssec-policies:\n  - name: csk-nsec3\n    algorithm: 15\n"
+                                "    keys: csk\n    nsec3: true\n    nsec3-salt: aabb\n"
+                                "    zsk-lifetime: 90d\n"
+                                "zones:\n  - {name: a., type: secondary, primaries: [::1], "
+                                "dnssec-policy: csk-nsec3}\n  - {name: b., type: secondary, "
+                                "primaries: [::1]}\n",
+                            "c.yaml", false);
+    ASSERT_EQ(c.zones.size(), 2u);
+    EXPECT_EQ(c.zones[0].dnssec_policy, "csk-nsec3");
+    EXPECT_EQ(c.zones[1].dnssec_policy, "default");
+    const auto* p = c.find_policy("csk-nsec3");
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(p->algorithm, 15);
+    EXPECT_TRUE(p->csk);
+    EXPECT_TRUE(p->nsec3);
+    EXPECT_EQ(p->nsec3_salt, (std::vector<uint8_t>{0xaa, 0xbb}));
+    EXPECT_EQ(p->zsk_lifetime, 90u * 86400);
+    EXPECT_EQ(p->refresh, p->validity / 2);  // default: half the validity
+    const auto* d = c.find_policy("default");
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(d->algorithm, 13);
+    EXPECT_FALSE(d->csk);
+}
 
 TEST(Config, DataDirMustExistWhenFilesAreChecked) {
     try {
