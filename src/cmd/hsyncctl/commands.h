@@ -13,5 +13,6 @@ void add_daemon_commands(CLI::App& app);      // status, --server (talks to a ru
 void add_zone_daemon_commands(CLI::App& zone);  // zone list | show | reload | notify
 void add_tsig_commands(CLI::App& app);
 void add_combiner_commands(CLI::App& app);      // combiner data NAME        // tsig keygen|sign|verify, sig0 sign|verify
+void add_lab_commands(CLI::App& app);           // lab up|down|status|logs|edit|probe (docs/lab.md)
 
 }  // namespace hsync::cmd

@@ -1,0 +1,593 @@
+// hsyncctl lab up|down|status|logs|edit|probe (docs/lab.md).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "cmd/hsyncctl/commands.h"
+#include "cmd/hsyncctl/lab.h"
+#include "dns/error.h"
+#include "dns/message.h"
+#include "dns/rdata.h"
+
+namespace hsync::cmd {
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+using lab::lab_error;
+using lab::lab_state;
+using lab::process_entry;
+
+struct lab_args {
+    std::string dir;
+    int providers = 2;
+    int base_port = 0;
+    double timeout = 90;
+    bool keep_on_failure = false;
+    bool json_out = false;
+    std::string process;
+    size_t lines = 0;
+    std::vector<std::string> add, del, hsync;
+    std::string zone = std::string(lab::child_zone);
+    bool no_wait = false;
+    double wait = 60;
+    std::string names;
+    int interval_ms = 200;
+    double duration = 10;
+    bool require_ad = false;
+};
+
+const char* const default_probe_names =
+    "www.example.lab/A,www.example.lab/AAAA,example.lab/SOA,example.lab/DNSKEY,"
+    "nonexistent.example.lab/A,lab/SOA";
+
+void say(const std::string& line) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+}
+
+[[noreturn]] void fail(const std::string& message) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "hsyncctl lab: %s\n", message.c_str());
+    throw CLI::RuntimeError(1);
+}
+
+std::string lab_dir(const lab_args& a) {
+    std::string d = a.dir.empty() ? lab::default_lab_dir() : a.dir;
+    std::error_code ec;
+    fs::path p = fs::absolute(d, ec);
+    if (ec) fail("--dir " + d + ": " + ec.message());
+    return p.lexically_normal().string();
+}
+
+// " --dir D" when D is not the default, for the hints printed to the user.
+std::string dir_flag(const lab_args&, const std::string& dir) {
+    std::string def = fs::absolute(lab::default_lab_dir()).lexically_normal().string();
+    return dir == def ? "" : " --dir " + dir;
+}
+
+lab_state need_state(const std::string& dir) {
+    auto st = lab::load_state(dir);
+    if (!st) fail("no lab in " + dir + " (hsyncctl lab up starts one)");
+    return *st;
+}
+
+// Runs a command body; lab errors become one message and exit status 1.
+template <typename F>
+void guarded(F&& f) {
+    try {
+        f();
+    } catch (const lab_error& e) {
+        fail(e.what());
+    } catch (const dns::dns_error& e) {
+        fail(e.what());
+    }
+}
+
+std::string port_text(uint16_t p) {
+    return p ? "127.0.0.1:" + std::to_string(p) : "-";
+}
+
+void print_table(const std::vector<std::vector<std::string>>& rows,
+                 const std::string& indent = "") {
+    std::vector<size_t> w;
+    for (const auto& r : rows)
+        for (size_t i = 0; i < r.size(); ++i) {
+            if (w.size() <= i) w.push_back(0);
+            w[i] = std::max(w[i], r[i].size());
+        }
+    for (const auto& r : rows) {
+        std::string line = indent;
+        for (size_t i = 0; i < r.size(); ++i) {
+            line += r[i];
+            if (i + 1 < r.size()) line += std::string(w[i] - r[i].size() + 2, ' ');
+        }
+        std::printf("%s\n", line.c_str());
+    }
+}
+
+// ------------------------------------------------------------------ up
+
+// Waits until a started hsyncd listens on its DNS and management ports.
+void wait_listening(const process_entry& p, std::chrono::milliseconds timeout) {
+    auto deadline = clock_type::now() + timeout;
+    while (clock_type::now() < deadline) {
+        if (!lab::is_running(p)) {
+            std::this_thread::sleep_for(100ms);  // let it finish writing its last words
+            std::string log = lab::tail_file(p.log, 12);
+            bool in_use = log.find("in use") != std::string::npos;
+            throw lab_error(p.name + " exited at start; the end of " + p.log + ":\n" + log, in_use);
+        }
+        if (lab::tcp_connects(p.mgmt_port, 200ms) && lab::tcp_connects(p.dns_port, 200ms)) return;
+        std::this_thread::sleep_for(50ms);
+    }
+    throw lab_error(p.name + " does not listen on 127.0.0.1:" + std::to_string(p.dns_port) +
+                    " and :" + std::to_string(p.mgmt_port) + " after " +
+                    std::to_string(timeout.count() / 1000) + " s; log: " + p.log);
+}
+
+// Waits until Unbound answers SOA of both zones validated (AD).
+void wait_resolver(const lab_state& st, const process_entry& p, std::chrono::milliseconds timeout) {
+    auto deadline = clock_type::now() + timeout;
+    std::string last = "no answer";
+    while (clock_type::now() < deadline) {
+        if (!lab::is_running(p)) {
+            std::this_thread::sleep_for(100ms);
+            std::string log = lab::tail_file(p.log, 12);
+            bool in_use = log.find("in use") != std::string::npos ||
+                          log.find("could not open") != std::string::npos;
+            throw lab_error("Unbound exited at start; the end of " + p.log + ":\n" + log, in_use);
+        }
+        bool ok = true;
+        for (auto zone : {lab::parent_zone, lab::child_zone}) {
+            auto r = lab::resolve(p.dns_port, zone, dns::rr_type::SOA, 1000ms);
+            if (!r.answered) {
+                ok = false;
+                last = "no answer for " + std::string(zone) + " SOA";
+                break;
+            }
+            if (r.rcode != dns::rcode::NOERROR || !r.ad) {
+                ok = false;
+                last = std::string(zone) + " SOA: " + dns::rcode_to_text(r.rcode) +
+                       (r.ad ? " AD" : " without AD") +
+                       (r.ede_code ? ", EDE " + std::to_string(*r.ede_code) + " (" +
+                                         lab::ede_name(*r.ede_code) + ") " + r.ede_text
+                                   : "");
+                break;
+            }
+        }
+        if (ok) return;
+        std::this_thread::sleep_for(200ms);
+    }
+    (void)st;
+    throw lab_error("Unbound does not validate the lab (" + last + "); the end of " + p.log +
+                    ":\n" + lab::tail_file(p.log, 12));
+}
+
+void start_lab(lab_state& st, std::chrono::milliseconds timeout) {
+    auto record = [&st] { lab::save_state(st); };
+    for (auto& p : st.processes) {
+        if (!p.is_hsyncd()) continue;
+        lab::spawn(p, record);
+        say("  started " + p.name + " (" + p.role + (p.zone.empty() ? "" : ", " + p.zone) +
+            ") pid " + std::to_string(p.pid) + ", DNS " + port_text(p.dns_port) + ", management " +
+            port_text(p.mgmt_port));
+        wait_listening(p, 20s);
+    }
+    auto t0 = clock_type::now();
+    lab::wait_settled(st, timeout);
+    st.trust_anchor = lab::wait_trust_anchor(st, timeout);
+    say("  every zone transferred and signed (" +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t0).count()) +
+        " ms); trust anchor: the parent signer's KSK");
+
+    // The agents' one-time job, until they exist (lab.h: stand_in_agent_sync).
+    lab::stand_in_agent_sync(st, timeout, say);
+    lab::wait_settled(st, timeout);
+
+    process_entry& r = *st.find("resolver");
+    lab::write_file_atomic(r.config, lab::unbound_config(st, r));
+    lab::save_state(st);
+    lab::spawn(r, record);
+    say("  started resolver (Unbound) pid " + std::to_string(r.pid) + ", DNS " +
+        port_text(r.dns_port));
+    wait_resolver(st, r, 20s);
+}
+
+void stop_quietly(lab_state& st) {
+    lab::stop_processes(st.processes, 3000ms, nullptr);
+    std::error_code ec;
+    fs::remove(lab::state_path(st.dir), ec);
+}
+
+// Removes what a previous lab left in `dir` (only in a directory marked as a lab's).
+void clear_lab_dir(const std::string& dir) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+        if (e.path().filename() == ".hsync-lab") continue;
+        fs::remove_all(e.path(), ec);
+        if (ec) fail("cannot clear " + e.path().string() + ": " + ec.message());
+    }
+}
+
+void cmd_up(const lab_args& a) {
+    std::string dir = lab_dir(a);
+    if (a.providers < 1 || a.providers > lab::max_providers)
+        fail("--providers must be 1 to " + std::to_string(lab::max_providers));
+    std::optional<lab_state> old;
+    guarded([&] { old = lab::load_state(dir); });
+    if (old) {
+        bool running = std::any_of(old->processes.begin(), old->processes.end(),
+                                   [](const process_entry& p) { return lab::is_running(p); });
+        if (running) fail("a lab is already running in " + dir + " (lab down first)");
+        say("the lab state in " + dir + " is from a lab that no longer runs; starting a new one");
+    }
+    std::error_code ec;
+    if (fs::exists(dir, ec) && !fs::is_empty(dir, ec) && !fs::exists(lab::marker_path(dir), ec))
+        fail(dir + " is not empty and is not a lab directory; choose another --dir");
+    std::string hsyncd, unbound;
+    guarded([&] {
+        hsyncd = lab::find_hsyncd();
+        unbound = lab::find_unbound();
+    });
+    const size_t n = lab::ports_needed(a.providers);
+    const bool fixed = a.base_port != 0;
+    if (fixed && (a.base_port < 1024 || a.base_port + static_cast<long>(n) - 1 > 65535))
+        fail("--base-port " + std::to_string(a.base_port) + ": the lab needs " + std::to_string(n) +
+             " ports from there, all within 1024..65535");
+    const auto timeout = std::chrono::milliseconds(static_cast<long>(a.timeout * 1000));
+    for (int attempt = 1;; ++attempt) {
+        std::vector<uint16_t> ports;
+        if (fixed) {
+            for (size_t i = 0; i < n; ++i)
+                ports.push_back(static_cast<uint16_t>(a.base_port + i));
+        } else {
+            guarded([&] { ports = lab::pick_ports(n); });
+        }
+        lab_state st = lab::make_plan(dir, a.providers, ports, hsyncd, unbound);
+        st.fixed_ports = fixed;
+        st.created = static_cast<int64_t>(std::time(nullptr));
+        // Picked ports were checked by pick_ports; given ones are checked here, before
+        // anything is written or started.
+        for (const auto& p : st.processes)
+            for (auto [port, what] :
+                 {std::pair{p.dns_port, "DNS"}, std::pair{p.mgmt_port, "management"}})
+                if (fixed && port && !lab::port_free(port)) {
+                    fail("port " + std::to_string(port) + " (" + p.name + " " + what +
+                         ") is already in use on 127.0.0.1; choose another --base-port (the lab "
+                         "needs " +
+                         std::to_string(n) + " ports from it) or leave it out");
+                }
+        fs::create_directories(dir, ec);
+        if (ec) fail("cannot create " + dir + ": " + ec.message());
+        clear_lab_dir(dir);
+        guarded([&] { lab::write_file_atomic(lab::marker_path(dir), "hsyncctl lab directory\n"); });
+        say("hsync lab in " + dir + ": parent lab., customer example.lab., " +
+            std::to_string(a.providers) + " provider(s), ports " + std::to_string(ports.front()) +
+            "-" + std::to_string(ports.back()));
+        try {
+            lab::generate_secrets(st);
+            lab::write_lab_files(st);
+            lab::save_state(st);
+            start_lab(st, timeout);
+        } catch (const lab_error& e) {
+            if (a.keep_on_failure) {
+                lab::save_state(st);
+                fail(std::string(e.what()) +
+                     "\n(--keep-on-failure: the lab is left running; "
+                     "hsyncctl lab down" +
+                     dir_flag(a, dir) + " stops it)");
+            }
+            stop_quietly(st);
+            if (e.port_in_use && !fixed && attempt < 3) {
+                say("a port was taken while the lab started; trying again on other ports");
+                continue;
+            }
+            fail(std::string(e.what()) + "\nthe lab is stopped; its files stay in " + dir);
+        } catch (...) {
+            stop_quietly(st);
+            throw;
+        }
+        lab::save_state(st);
+        const process_entry& r = *st.find("resolver");
+        std::string df = dir_flag(a, dir);
+        say("");
+        say("The lab is up: example.lab. is signed by " + std::to_string(a.providers) +
+            " provider(s) and validates (AD) through Unbound.");
+        say("  resolve:  dig @127.0.0.1 -p " + std::to_string(r.dns_port) +
+            " www.example.lab. A +dnssec");
+        say("  look:     hsyncctl lab status" + df + "   |  hsyncctl lab logs p1-signer" + df);
+        say("  change:   hsyncctl lab edit" + df + " --add 'new 30 IN A 192.0.2.9'");
+        say("  probe:    hsyncctl lab probe" + df + " --duration 10");
+        say("  stop:     hsyncctl lab down" + df);
+        return;
+    }
+}
+
+// ------------------------------------------------------------------ down
+
+void cmd_down(const lab_args& a) {
+    std::string dir = lab_dir(a);
+    std::optional<lab_state> st;
+    guarded([&] { st = lab::load_state(dir); });
+    if (!st)
+        fail("no lab is running in " + dir + " (no " + lab::state_path(dir) + "); nothing to stop");
+    auto rep = lab::stop_processes(st->processes, 5000ms, say);
+    std::error_code ec;
+    fs::remove(lab::state_path(dir), ec);
+    say("lab in " + dir + " stopped: " + std::to_string(rep.stopped + rep.killed) +
+        " process(es) stopped" +
+        (rep.killed ? " (" + std::to_string(rep.killed) + " killed)" : "") +
+        (rep.gone ? ", " + std::to_string(rep.gone) + " had already exited" : "") +
+        (rep.foreign
+             ? ", " + std::to_string(rep.foreign) + " PID(s) reused by other programs left alone"
+             : "") +
+        "; configs, keys, logs and data stay in " + dir);
+}
+
+// ------------------------------------------------------------------ status
+
+void cmd_status(const lab_args& a) {
+    std::string dir = lab_dir(a);
+    lab_state st = need_state(dir);
+    std::vector<bool> alive;
+    for (const auto& p : st.processes)
+        alive.push_back(lab::is_running(p));
+    auto serials = lab::collect_serials(st);
+    const process_entry* res = st.find("resolver");
+    struct via_resolver {
+        std::string zone;
+        std::optional<uint32_t> serial;
+        bool ad = false;
+    };
+    std::vector<via_resolver> resolved;
+    for (auto zone : {lab::parent_zone, lab::child_zone}) {
+        via_resolver v{std::string(zone), std::nullopt, false};
+        if (res && lab::is_running(*res))
+            v.serial = lab::soa_serial(res->dns_port, zone, 1000ms, true, &v.ad);
+        resolved.push_back(v);
+    }
+    bool all_alive = std::all_of(alive.begin(), alive.end(), [](bool b) { return b; });
+    if (a.json_out) {
+        json j = st.to_json();
+        j["state_file"] = lab::state_path(dir);
+        j["keys_dir"] = dir + "/keys";
+        for (size_t i = 0; i < st.processes.size(); ++i) {
+            auto& p = j["processes"][i];
+            p["alive"] = static_cast<bool>(alive[i]);
+            p["dns"] = port_text(st.processes[i].dns_port);
+            p["management"] = port_text(st.processes[i].mgmt_port);
+            json files = json::array();
+            for (const auto& k : st.processes[i].keys)
+                files.push_back(st.key(k)->file);
+            p["tsig_key_files"] = files;
+            if (st.processes[i].role == "signer")
+                p["dnssec_keys_dir"] = st.processes[i].data_dir + "/keys";
+        }
+        j["serials"] = json::array();
+        for (const auto& h : serials)
+            j["serials"].push_back({{"zone", h.zone},
+                                    {"process", h.process},
+                                    {"upstream", h.upstream},
+                                    {"serial", h.served ? json(*h.served) : json()},
+                                    {"input_serial", h.input ? json(*h.input) : json()},
+                                    {"in_sync", h.in_sync}});
+        for (const auto& v : resolved)
+            j["serials"].push_back({{"zone", v.zone},
+                                    {"process", "resolver"},
+                                    {"serial", v.serial ? json(*v.serial) : json()},
+                                    {"validated", v.ad}});
+        j["all_alive"] = all_alive;
+        std::printf("%s\n", j.dump(2).c_str());
+        if (!all_alive) throw CLI::RuntimeError(1);
+        return;
+    }
+    char when[32] = "-";
+    std::time_t t = static_cast<std::time_t>(st.created);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    std::printf("lab in %s: %d provider(s), started %s, %s\n\n", dir.c_str(), st.providers, when,
+                all_alive ? "every process running" : "SOME PROCESSES ARE NOT RUNNING");
+    std::vector<std::vector<std::string>> rows{
+        {"PROCESS", "ROLE", "PROVIDER", "PID", "ALIVE", "DNS", "MANAGEMENT", "CONFIG"}};
+    for (size_t i = 0; i < st.processes.size(); ++i) {
+        const auto& p = st.processes[i];
+        std::string cfg =
+            p.config.rfind(dir + "/", 0) == 0 ? p.config.substr(dir.size() + 1) : p.config;
+        rows.push_back({p.name, p.role, p.provider ? "p" + std::to_string(p.provider) : "-",
+                        p.pid ? std::to_string(p.pid) : "-",
+                        alive[i] ? "yes" : (p.pid ? "NO" : "not started"), port_text(p.dns_port),
+                        port_text(p.mgmt_port), cfg});
+    }
+    print_table(rows);
+    std::printf("\n");
+    std::vector<std::vector<std::string>> zrows{
+        {"ZONE", "HOP", "SERIAL", "TOOK", "FROM", "IN SYNC"}};
+    for (const auto& h : serials)
+        zrows.push_back({h.zone, h.process, h.served ? std::to_string(*h.served) : "-",
+                         h.input ? std::to_string(*h.input) : "-",
+                         h.upstream.empty() ? "-" : h.upstream, h.in_sync ? "yes" : "no"});
+    for (const auto& v : resolved)
+        zrows.push_back({v.zone, "resolver", v.serial ? std::to_string(*v.serial) : "-", "-",
+                         "(cache)",
+                         v.serial ? (v.ad ? "validated (AD)" : "NOT validated") : "no answer"});
+    print_table(zrows);
+    std::printf("\nlogs: %s/<process>/log   TSIG keys: %s/keys/*.key   state: %s\n", dir.c_str(),
+                dir.c_str(), lab::state_path(dir).c_str());
+    if (!all_alive) throw CLI::RuntimeError(1);
+}
+
+// ------------------------------------------------------------------ logs
+
+void cmd_logs(const lab_args& a) {
+    std::string dir = lab_dir(a);
+    lab_state st = need_state(dir);
+    if (!a.process.empty()) {
+        const process_entry* p = st.find(a.process);
+        if (!p) {
+            std::string names;
+            for (const auto& q : st.processes)
+                names += " " + q.name;
+            fail("no process \"" + a.process + "\" in the lab; there are:" + names);
+        }
+        std::printf("%s", lab::tail_file(p->log, a.lines ? a.lines : 40).c_str());
+        return;
+    }
+    for (const auto& p : st.processes) {
+        std::printf("== %s (%s)\n%s\n", p.name.c_str(), p.log.c_str(),
+                    lab::tail_file(p.log, a.lines ? a.lines : 8).c_str());
+    }
+}
+
+// ------------------------------------------------------------------ edit
+
+void cmd_edit(const lab_args& a) {
+    std::string dir = lab_dir(a);
+    lab_state st = need_state(dir);
+    if (a.zone.empty()) fail("--zone: empty");
+    guarded([&] {
+        std::string zone =
+            dns::name::from_text(a.zone.back() == '.' ? a.zone : a.zone + ".").to_text();
+        if (zone != lab::child_zone && zone != lab::parent_zone)
+            throw lab_error("--zone must be " + std::string(lab::child_zone) + " or " +
+                            std::string(lab::parent_zone));
+        dns::name origin = dns::name::from_text(zone);
+        lab::zone_change c;
+        for (const auto& d : a.del)
+            c.remove.push_back(lab::parse_delete(d, origin));
+        for (const auto& x : a.add)
+            c.add.push_back(lab::parse_add(x, origin));
+        for (const auto& h : a.hsync) {
+            if (zone != lab::child_zone)
+                throw lab_error("--hsync-state applies to " + std::string(lab::child_zone));
+            c.hsync_state.push_back(lab::parse_hsync_state(h, st.providers));
+        }
+        auto t0 = clock_type::now();
+        auto res = lab::edit_zone(st, zone, c);
+        const process_entry* primary = st.primary_of(zone);
+        say(zone + ": " + std::to_string(res.added) + " added, " + std::to_string(res.removed) +
+            " removed" +
+            (c.hsync_state.empty() ? ""
+                                   : ", " + std::to_string(res.hsync_changed) + " HSYNC changed") +
+            "; serial " + std::to_string(res.old_serial) + " -> " + std::to_string(res.new_serial) +
+            " at " + primary->name + " (" + primary->zone_file + ")");
+        for (const auto& n : res.notes)
+            say("  note: " + n);
+        if (a.no_wait) return;
+        auto serials =
+            lab::wait_settled(st, std::chrono::milliseconds(static_cast<long>(a.wait * 1000)));
+        double secs = std::chrono::duration<double>(clock_type::now() - t0).count();
+        std::string line;
+        for (const auto& h : serials)
+            if (h.zone == zone)
+                line += " " + h.process + " " + (h.served ? std::to_string(*h.served) : "-");
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.1f", secs);
+        say("every hop serves the change after " + std::string(buf) + " s:" + line);
+    });
+}
+
+// ------------------------------------------------------------------ probe
+
+void cmd_probe(const lab_args& a) {
+    std::string dir = lab_dir(a);
+    lab_state st = need_state(dir);
+    int rc = 0;
+    guarded([&] {
+        lab::probe_options o;
+        o.names = lab::parse_probe_names(a.names.empty() ? default_probe_names : a.names);
+        o.interval = std::chrono::milliseconds(a.interval_ms);
+        o.duration = std::chrono::milliseconds(static_cast<long>(a.duration * 1000));
+        o.json = a.json_out;
+        o.require_ad = a.require_ad;
+        rc = lab::run_probe(st, o);
+    });
+    if (rc != 0) throw CLI::RuntimeError(rc);
+}
+
+}  // namespace
+
+void add_lab_commands(CLI::App& app) {
+    auto a = std::make_shared<lab_args>();
+    auto* lab =
+        app.add_subcommand("lab",
+                           "A whole DNS world on loopback: parent, owner, providers, Unbound "
+                           "(docs/lab.md)");
+    lab->require_subcommand(1);
+    auto dir_opt = [&](CLI::App* c) {
+        c->add_option("--dir", a->dir,
+                      "State directory of the lab (default $HSYNC_LAB_DIR, else "
+                      "~/.local/state/hsync/lab)")
+            ->envname("HSYNC_LAB_DIR");
+    };
+
+    auto* up = lab->add_subcommand(
+        "up", "Start a lab: every process on 127.0.0.1, zones signed and validated");
+    dir_opt(up);
+    up->add_option("--providers", a->providers, "Number of providers (default 2)")
+        ->check(CLI::Range(1, lab::max_providers));
+    up->add_option("--base-port", a->base_port,
+                   "First of the consecutive ports the lab uses (default: a free block it picks)");
+    up->add_option("--timeout", a->timeout, "Seconds to wait for each start-up stage (default 90)")
+        ->check(CLI::Range(1.0, 3600.0));
+    up->add_flag("--keep-on-failure", a->keep_on_failure,
+                 "Leave the processes running when up fails");
+    up->callback([a] { cmd_up(*a); });
+
+    auto* down = lab->add_subcommand("down", "Stop every process of the lab (by its recorded PID)");
+    dir_opt(down);
+    down->callback([a] { cmd_down(*a); });
+
+    auto* status =
+        lab->add_subcommand("status", "Processes, ports and each zone's serial at every hop");
+    dir_opt(status);
+    status->add_flag("--json", a->json_out, "JSON with every path, port, key file and serial");
+    status->callback([a] { cmd_status(*a); });
+
+    auto* logs = lab->add_subcommand("logs", "The end of the logs (one process, or all)");
+    dir_opt(logs);
+    logs->add_option("process", a->process, "A process name (see lab status), e.g. p1-signer");
+    logs->add_option("-n,--lines", a->lines, "Lines per log (default 40 for one, 8 for all)");
+    logs->callback([a] { cmd_logs(*a); });
+
+    auto* edit = lab->add_subcommand(
+        "edit", "Change a zone at its primary: the file, a serial bump and a reload (then wait)");
+    dir_opt(edit);
+    edit->add_option("--zone", a->zone, "example.lab. (default) or lab.");
+    edit->add_option("--add", a->add, "A record to add: 'NAME [TTL] [IN] TYPE RDATA' (repeatable)");
+    edit->add_option("--delete", a->del, "Records to delete: 'NAME [TYPE [RDATA]]' (repeatable)");
+    edit->add_option("--hsync-state", a->hsync,
+                     "Set a provider's HSYNC State: pN=on|off (repeatable)");
+    edit->add_flag("--no-wait", a->no_wait, "Do not wait until every hop serves the change");
+    edit->add_option("--wait", a->wait, "Seconds to wait for every hop (default 60)")
+        ->check(CLI::Range(1.0, 3600.0));
+    edit->callback([a] { cmd_edit(*a); });
+
+    auto* probe = lab->add_subcommand(
+        "probe",
+        "Resolve names through the lab's Unbound, count RCODEs, show every SERVFAIL's reason");
+    dir_opt(probe);
+    probe->add_option("--names", a->names,
+                      std::string("name[/TYPE],... (default ") + default_probe_names + ")");
+    probe->add_option("--interval", a->interval_ms, "Milliseconds between rounds (default 200)")
+        ->check(CLI::Range(1, 600000));
+    probe->add_option("--duration", a->duration, "Seconds to run (default 10)")
+        ->check(CLI::Range(0.0, 86400.0));
+    probe->add_flag("--require-ad", a->require_ad,
+                    "Also fail on an answer that is not validated (no AD)");
+    probe->add_flag("--json", a->json_out, "A JSON summary instead of the table");
+    probe->callback([a] { cmd_probe(*a); });
+}
+
+}  // namespace hsync::cmd
