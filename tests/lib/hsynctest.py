@@ -440,9 +440,9 @@ def start_knotd(zone_name: str | None, zone_file: str | Path | None, workdir: Pa
     conf.write_text(f"""server:
     rundir: "{workdir / 'run'}"
 {user_line}    listen: 127.0.0.1@{port}
-    background-workers: 1
+    background-workers: {workers}
     udp-workers: 1
-    tcp-workers: 1
+    tcp-workers: {tcp_workers}
 database:
     storage: "{storage}"
 log:
@@ -877,7 +877,8 @@ logging {{ channel out {{ stderr; severity {sev}; print-time yes; print-category
 
 
 def start_knotd_config(workdir: Path, body: str, *, port: int | None = None,
-                       wait_zones: Iterable[str] = (), timeout: float = 30) -> Server:
+                       wait_zones: Iterable[str] = (), timeout: float = 30,
+                       workers: int = 1, tcp_workers: int = 1) -> Server:
     """Starts `knotd -c CONF` on 127.0.0.1:port; `body` is the YAML after the server,
     database, log and template sections (key:, remote:, acl:, zone: ...). Storage is
     workdir/storage (template default). Waits until every zone in wait_zones answers SOA."""

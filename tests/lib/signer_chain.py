@@ -785,39 +785,8 @@ def _start_knotd(workdir: Path, body: str, port: int, zones: Sequence[str], time
                  workers: int = 1) -> hsynctest.Server:
     """knotd -c workdir/knot.conf on 127.0.0.1:port; storage (zones, journal, KASP DB)
     under workdir/storage; waits until every zone answers SOA."""
-    knotd = hsynctest.require_program("knotd")
-    workdir = Path(workdir)
-    (workdir / "run").mkdir(parents=True, exist_ok=True)
-    storage = workdir / "storage"
-    storage.mkdir(exist_ok=True)
-    user_line = "    user: root:root\n" if os.geteuid() == 0 else ""
-    conf = workdir / "knot.conf"
-    conf.write_text(f"""server:
-    rundir: "{workdir / 'run'}"
-{user_line}    listen: 127.0.0.1@{port}
-    background-workers: {workers}
-    udp-workers: 1
-    tcp-workers: 2
-database:
-    storage: "{storage}"
-log:
-  - target: stderr
-    any: info
-template:
-  - id: default
-    storage: "{storage}"
-    semantic-checks: off
-{body}""")
-    proc = hsynctest.Process([knotd, "-c", str(conf)], "knotd", workdir / "knotd.log", cwd=str(workdir))
-    server = hsynctest.Server(proc, "127.0.0.1", port, workdir, list(zones))
-    try:
-        for z in zones:
-            hsynctest.wait_until(lambda: hsynctest.soa_answers("127.0.0.1", port, z), timeout,
-                                 f"knotd in {workdir} serving {z} on port {port}", process=proc)
-    except BaseException:
-        proc.stop()
-        raise
-    return server
+    return hsynctest.start_knotd_config(workdir, body, port=port, wait_zones=zones, timeout=timeout,
+                                        workers=workers, tcp_workers=2)
 
 
 # --------------------------------------------------------------------------- shared checks
