@@ -27,15 +27,10 @@ import sys
 import hsynctest
 import signer_chain
 from hsynctest import check, fail
-from signer_chain import Chain, delv_ok, ds_sha256, key_tag, rrset, rrsigs, tags, verify_rrsig
+from signer_chain import (Chain, delv_ok, ds_sha256, key_tag, print_verify, rrset, rrsigs, tags,
+                          verify_rrsig)
 
 ZONE = "example.lab."
-
-
-def _print_verify(label: str, out: dict[str, str]) -> None:
-    dv = re.search(r"KSKs:[^|]*\| ZSKs:[^|]*", out["dnssec-verify"])
-    print(f"  verify ({label}): dnssec-verify {dv.group(0) if dv else out['dnssec-verify'][:120]!r}; "
-          f"kzonecheck: ok; ldns-verify-zone: {out.get('ldns-verify-zone', '-')!r}")
 
 
 def _key_step(c: Chain, *args: str) -> None:
@@ -54,7 +49,7 @@ def test_hsync_signer_chain():
             errs: list[str] = []
 
             # 1. The first signed version: our keys only, valid for three verifiers.
-            _print_verify("first version", c.verify_zone())
+            print_verify("first version", c.verify_zone())
             own = c.signer_keys()
             print("  signer's keys: " + ", ".join(f"{k['role']} {k['tag']} {k['raw']['state']}" for k in own))
             check(sorted(k["role"] for k in own) == ["ksk", "zsk"] and all(k["algorithm"] == 13 for k in own)
@@ -95,7 +90,7 @@ def test_hsync_signer_chain():
             check(verify_rrsig(without, sigs[0], kskrr) is not None,
                   "RRSIG(DNSKEY) also verifies without the foreign keys: it does not cover them")
             print("  RRSIG(DNSKEY) by our KSK verifies over the RRset with the foreign keys, fails without")
-            _print_verify("with foreign keys", c.verify_zone())
+            print_verify("with foreign keys", c.verify_zone())
 
             # 3. delv: our KSK as the only trust anchor.
             for name, qtype in ((f"www.{ZONE}", "A"), (ZONE, "DNSKEY"), (f"x.wild.{ZONE}", "A"),
@@ -126,7 +121,7 @@ def test_hsync_signer_chain():
             for t in ("CDS", "CDNSKEY"):
                 if [int(x.fields[6]) for x in rrsigs(rrs, ZONE, t)] != [ksk_tag]:
                     errs.append(f"RRSIG({t}) not by our KSK alone")
-            _print_verify("with the CDS set", c.verify_zone())
+            print_verify("with the CDS set", c.verify_zone())
 
             # 5. An owner change -> new signed serial downstream, IXFR on every hop, signed
             #    incrementally.
@@ -154,7 +149,7 @@ def test_hsync_signer_chain():
             dlog = c.log("downstream")[logpos["downstream"]:]
             if not re.search(r"IXFR, incoming.*finished", dlog) or "AXFR, incoming" in dlog:
                 errs.append("the downstream did not take the change by IXFR:\n" + dlog[-1500:])
-            _print_verify("after the owner's change", c.verify_zone())
+            print_verify("after the owner's change", c.verify_zone())
 
             # 6. A ZSK rollover by command, valid after every step.
             old_zsk = next(k["tag"] for k in own if k["role"] == "zsk")

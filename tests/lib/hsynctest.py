@@ -440,9 +440,9 @@ def start_knotd(zone_name: str | None, zone_file: str | Path | None, workdir: Pa
     conf.write_text(f"""server:
     rundir: "{workdir / 'run'}"
 {user_line}    listen: 127.0.0.1@{port}
-    background-workers: {workers}
+    background-workers: 1
     udp-workers: 1
-    tcp-workers: {tcp_workers}
+    tcp-workers: 1
 database:
     storage: "{storage}"
 log:
@@ -893,9 +893,9 @@ def start_knotd_config(workdir: Path, body: str, *, port: int | None = None,
     conf.write_text(f"""server:
     rundir: "{workdir / 'run'}"
 {user_line}    listen: 127.0.0.1@{port}
-    background-workers: 1
+    background-workers: {workers}
     udp-workers: 1
-    tcp-workers: 1
+    tcp-workers: {tcp_workers}
 database:
     storage: "{storage}"
 log:

@@ -792,6 +792,15 @@ def _start_knotd(workdir: Path, body: str, port: int, zones: Sequence[str], time
 # --------------------------------------------------------------------------- shared checks
 
 
+def print_verify(label: str, out: dict[str, str]) -> None:
+    """One line of what Chain.verify_zone() found (it fails the test on any error)."""
+    dv = re.search(r"KSKs:[^|]*\| ZSKs:[^|]*", out["dnssec-verify"])
+    kz = out.get("kzonecheck")
+    print(f"  verify ({label}): dnssec-verify {dv.group(0) if dv else out['dnssec-verify'][:120]!r}; "
+          f"kzonecheck -d on: {'ok' + ((' ' + kz[:80]) if kz else '') if kz is not None else 'not run'}; "
+          f"ldns-verify-zone: {out.get('ldns-verify-zone', '-')!r}")
+
+
 def tags(rrs) -> list[int]:
     return sorted(key_tag(r.fields) for r in rrs)
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/management.h"
+#include "cmd/hsyncctl/cli_output.h"
 #include "cmd/hsyncctl/commands.h"
 
 namespace hsync::cmd {
@@ -23,32 +24,6 @@ struct combiner_args {
     std::string zone;
     bool json_out = false;
 };
-
-[[noreturn]] void fail(const std::string& message) {
-    std::fprintf(stderr, "hsyncctl: error: %s\n", message.c_str());
-    throw CLI::RuntimeError(1);
-}
-
-std::string text(const json& j) {
-    if (j.is_null()) return "-";
-    if (j.is_string()) return j.get<std::string>().empty() ? "-" : j.get<std::string>();
-    return j.dump();
-}
-
-// Percent-encodes all but unreserved characters (RFC 3986 §2.3).
-std::string zone_target(const std::string& name) {
-    std::string out = "/zones/";
-    for (unsigned char c : name) {
-        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            char buf[4];
-            std::snprintf(buf, sizeof buf, "%%%02X", c);
-            out += buf;
-        }
-    }
-    return out + "/agent-data";
-}
 
 }  // namespace
 
@@ -70,7 +45,7 @@ void add_combiner_commands(CLI::App& app) {
                 a->server = top->as<std::string>();
         api::client_reply r;
         try {
-            r = api::http_request(a->server, "GET", zone_target(a->zone),
+            r = api::http_request(a->server, "GET", zone_api_path(a->zone) + "/agent-data",
                                   std::chrono::milliseconds(10000));
         } catch (const std::exception& e) {
             fail(e.what());
@@ -86,20 +61,20 @@ void add_combiner_commands(CLI::App& app) {
             return;
         }
         std::printf("zone           %s\nowner serial   %s\nserved serial  %s\nNS managed by  %s\n",
-                    text(j["zone"]).c_str(), text(j["owner_serial"]).c_str(),
-                    text(j["served_serial"]).c_str(), text(j["ns_management"]).c_str());
+                    json_text(j["zone"]).c_str(), json_text(j["owner_serial"]).c_str(),
+                    json_text(j["served_serial"]).c_str(), json_text(j["ns_management"]).c_str());
         if (!j["rrsets"].is_array() || j["rrsets"].empty()) {
             std::printf("no agent data\n");
             return;
         }
         for (const auto& s : j["rrsets"]) {
-            std::printf("\n%s: %zu records, changed %s by %s%s\n", text(s["type"]).c_str(),
+            std::printf("\n%s: %zu records, changed %s by %s%s\n", json_text(s["type"]).c_str(),
                         s["records"].is_array() ? s["records"].size() : 0,
-                        text(s["changed_at_text"]).c_str(), text(s["changed_by"]).c_str(),
+                        json_text(s["changed_at_text"]).c_str(), json_text(s["changed_by"]).c_str(),
                         s["applied"] == false ? " (kept, not applied: NSMgmt is OWNER)" : "");
             if (s["records"].is_array())
                 for (const auto& rec : s["records"])
-                    std::printf("  %s\n", text(rec).c_str());
+                    std::printf("  %s\n", json_text(rec).c_str());
         }
     });
 }

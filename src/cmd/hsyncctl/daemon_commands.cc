@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/management.h"
+#include "cmd/hsyncctl/cli_output.h"
 
 namespace hsync::cmd {
 
@@ -38,11 +39,6 @@ std::shared_ptr<daemon_args> shared_args() {
         return a;
     }();
     return args;
-}
-
-[[noreturn]] void fail(const std::string& message) {
-    std::fprintf(stderr, "hsyncctl: error: %s\n", message.c_str());
-    throw CLI::RuntimeError(1);
 }
 
 // Performs the request; returns the parsed JSON of a 2xx reply, prints the raw body for
@@ -70,12 +66,6 @@ void print_json(const json& j) {
     std::printf("%s\n", j.dump(2, ' ', false, json::error_handler_t::replace).c_str());
 }
 
-std::string text(const json& j) {
-    if (j.is_null()) return "-";
-    if (j.is_string()) return j.get<std::string>().empty() ? "-" : j.get<std::string>();
-    return j.dump();
-}
-
 std::string timestamp(const json& j) {
     if (!j.is_number()) return "-";
     std::time_t t = j.get<std::time_t>();
@@ -93,39 +83,6 @@ std::string human_duration(long long s) {
     if (d || h) out += std::to_string(h) + "h ";
     if (d || h || m) out += std::to_string(m) + "m ";
     return out + std::to_string(sec) + "s";
-}
-
-// Prints rows with every column padded to its widest cell (the last is not padded).
-void print_table(const std::vector<std::vector<std::string>>& rows) {
-    std::vector<size_t> width;
-    for (const auto& r : rows)
-        for (size_t i = 0; i < r.size(); ++i) {
-            if (width.size() <= i) width.push_back(0);
-            width[i] = std::max(width[i], r[i].size());
-        }
-    for (const auto& r : rows) {
-        std::string line;
-        for (size_t i = 0; i < r.size(); ++i) {
-            line += r[i];
-            if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
-        }
-        std::printf("%s\n", line.c_str());
-    }
-}
-
-std::string zone_path(const std::string& name) {
-    // Percent-encode everything but unreserved characters (RFC 3986 §2.3).
-    std::string out = "/zones/";
-    for (unsigned char c : name) {
-        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            char buf[4];
-            std::snprintf(buf, sizeof buf, "%%%02X", c);
-            out += buf;
-        }
-    }
-    return out;
 }
 
 void add_common(CLI::App* cmd, const std::shared_ptr<daemon_args>& a) {
@@ -148,13 +105,13 @@ void add_daemon_commands(CLI::App& app) {
     status->callback([a] {
         json j = call(*a, "GET", "/status");
         if (a->json_out) return print_json(j);
-        print_table({{"role", text(j["role"])},
-                     {"version", text(j["version"])},
-                     {"pid", text(j["pid"])},
+        print_table({{"role", json_text(j["role"])},
+                     {"version", json_text(j["version"])},
+                     {"pid", json_text(j["pid"])},
                      {"started", timestamp(j["started_at"])},
                      {"uptime",
                       j["uptime"].is_number() ? human_duration(j["uptime"].get<long long>()) : "-"},
-                     {"zones", text(j["zones"])}});
+                     {"zones", json_text(j["zones"])}});
     });
 }
 
@@ -169,9 +126,9 @@ void add_zone_daemon_commands(CLI::App& zone) {
             {"ZONE", "TYPE", "SERIAL", "RECORDS", "LOADED", "REFRESHED", "ERROR"}};
         if (j["zones"].is_array())
             for (const auto& z : j["zones"])
-                rows.push_back({text(z["name"]), text(z["kind"]), text(z["serial"]),
-                                text(z["records"]), timestamp(z["loaded_at"]),
-                                timestamp(z["last_refresh"]), text(z["last_error"])});
+                rows.push_back({json_text(z["name"]), json_text(z["kind"]), json_text(z["serial"]),
+                                json_text(z["records"]), timestamp(z["loaded_at"]),
+                                timestamp(z["last_refresh"]), json_text(z["last_error"])});
         print_table(rows);
     });
 
@@ -179,19 +136,19 @@ void add_zone_daemon_commands(CLI::App& zone) {
     show->add_option("name", a->zone, "Zone name")->required();
     add_common(show, a);
     show->callback([a] {
-        json z = call(*a, "GET", zone_path(a->zone));
+        json z = call(*a, "GET", zone_api_path(a->zone));
         if (a->json_out) return print_json(z);
-        std::vector<std::vector<std::string>> rows{{"zone", text(z["name"])},
-                                                   {"type", text(z["kind"])},
-                                                   {"serial", text(z["serial"])},
-                                                   {"source", text(z["source"])},
-                                                   {"records", text(z["records"])},
+        std::vector<std::vector<std::string>> rows{{"zone", json_text(z["name"])},
+                                                   {"type", json_text(z["kind"])},
+                                                   {"serial", json_text(z["serial"])},
+                                                   {"source", json_text(z["source"])},
+                                                   {"records", json_text(z["records"])},
                                                    {"loaded", timestamp(z["loaded_at"])},
                                                    {"refreshed", timestamp(z["last_refresh"])},
-                                                   {"error", text(z["last_error"])}};
+                                                   {"error", json_text(z["last_error"])}};
         if (z["details"].is_object())
             for (const auto& [k, v] : z["details"].items())
-                rows.push_back({k, text(v)});
+                rows.push_back({k, json_text(v)});
         print_table(rows);
     });
 
@@ -200,16 +157,16 @@ void add_zone_daemon_commands(CLI::App& zone) {
     keys->add_option("name", a->zone, "Zone name")->required();
     add_common(keys, a);
     keys->callback([a] {
-        json j = call(*a, "GET", zone_path(a->zone) + "/keys");
+        json j = call(*a, "GET", zone_api_path(a->zone) + "/keys");
         if (a->json_out) return print_json(j);
         std::printf("zone %s  unsigned serial %s  signed serial %s  policy %s\n",
-                    text(j["zone"]).c_str(), text(j["unsigned_serial"]).c_str(),
-                    text(j["signed_serial"]).c_str(), text(j["policy"]).c_str());
+                    json_text(j["zone"]).c_str(), json_text(j["unsigned_serial"]).c_str(),
+                    json_text(j["signed_serial"]).c_str(), json_text(j["policy"]).c_str());
         std::vector<std::vector<std::string>> rows{
             {"tag", "role", "algorithm", "state", "published", "activated", "retired"}};
         for (const auto& k : j["keys"])
-            rows.push_back({text(k["tag"]), text(k["role"]), text(k["algorithm"]), text(k["state"]),
-                            timestamp(k["published"]),
+            rows.push_back({json_text(k["tag"]), json_text(k["role"]), json_text(k["algorithm"]),
+                            json_text(k["state"]), timestamp(k["published"]),
                             k["activated"] == 0 ? "-" : timestamp(k["activated"]),
                             k["retired"] == 0 ? "-" : timestamp(k["retired"])});
         print_table(rows);
@@ -226,10 +183,11 @@ void add_zone_daemon_commands(CLI::App& zone) {
         ->required();
     add_common(key, a);
     key->callback([a] {
-        json r = call(*a, "POST", zone_path(a->zone) + "/keys/" + key_step + "/" + key_argument);
+        json r =
+            call(*a, "POST", zone_api_path(a->zone) + "/keys/" + key_step + "/" + key_argument);
         if (a->json_out) return print_json(r);
-        std::printf("%s: %s: %s\n", text(r["zone"]).c_str(), text(r["action"]).c_str(),
-                    text(r["result"]).c_str());
+        std::printf("%s: %s: %s\n", json_text(r["zone"]).c_str(), json_text(r["action"]).c_str(),
+                    json_text(r["result"]).c_str());
     });
 
     for (const char* action : {"reload", "notify"}) {
@@ -240,9 +198,9 @@ void add_zone_daemon_commands(CLI::App& zone) {
         cmd->add_option("name", a->zone, "Zone name")->required();
         add_common(cmd, a);
         cmd->callback([a, action] {
-            json r = call(*a, "POST", zone_path(a->zone) + "/" + action);
+            json r = call(*a, "POST", zone_api_path(a->zone) + "/" + action);
             if (a->json_out) return print_json(r);
-            std::printf("%s: %s\n", text(r["zone"]).c_str(), text(r["result"]).c_str());
+            std::printf("%s: %s\n", json_text(r["zone"]).c_str(), json_text(r["result"]).c_str());
         });
     }
 }

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cmd/hsyncctl/cli_output.h"
 #include "cmd/hsyncctl/commands.h"
 #include "cmd/hsyncctl/lab.h"
 #include "dns/error.h"
@@ -55,7 +56,7 @@ void say(const std::string& line) {
     std::fflush(stdout);
 }
 
-[[noreturn]] void fail(const std::string& message) {
+[[noreturn]] void lab_fail(const std::string& message) {
     std::fflush(stdout);
     std::fprintf(stderr, "hsyncctl lab: %s\n", message.c_str());
     throw CLI::RuntimeError(1);
@@ -65,7 +66,7 @@ std::string lab_dir(const lab_args& a) {
     std::string d = a.dir.empty() ? lab::default_lab_dir() : a.dir;
     std::error_code ec;
     fs::path p = fs::absolute(d, ec);
-    if (ec) fail("--dir " + d + ": " + ec.message());
+    if (ec) lab_fail("--dir " + d + ": " + ec.message());
     return p.lexically_normal().string();
 }
 
@@ -77,7 +78,7 @@ std::string dir_flag(const lab_args&, const std::string& dir) {
 
 lab_state need_state(const std::string& dir) {
     auto st = lab::load_state(dir);
-    if (!st) fail("no lab in " + dir + " (hsyncctl lab up starts one)");
+    if (!st) lab_fail("no lab in " + dir + " (hsyncctl lab up starts one)");
     return *st;
 }
 
@@ -87,32 +88,14 @@ void guarded(F&& f) {
     try {
         f();
     } catch (const lab_error& e) {
-        fail(e.what());
+        lab_fail(e.what());
     } catch (const dns::dns_error& e) {
-        fail(e.what());
+        lab_fail(e.what());
     }
 }
 
 std::string port_text(uint16_t p) {
     return p ? "127.0.0.1:" + std::to_string(p) : "-";
-}
-
-void print_table(const std::vector<std::vector<std::string>>& rows,
-                 const std::string& indent = "") {
-    std::vector<size_t> w;
-    for (const auto& r : rows)
-        for (size_t i = 0; i < r.size(); ++i) {
-            if (w.size() <= i) w.push_back(0);
-            w[i] = std::max(w[i], r[i].size());
-        }
-    for (const auto& r : rows) {
-        std::string line = indent;
-        for (size_t i = 0; i < r.size(); ++i) {
-            line += r[i];
-            if (i + 1 < r.size()) line += std::string(w[i] - r[i].size() + 2, ' ');
-        }
-        std::printf("%s\n", line.c_str());
-    }
 }
 
 // ------------------------------------------------------------------ up
@@ -216,25 +199,25 @@ void clear_lab_dir(const std::string& dir) {
     for (const auto& e : fs::directory_iterator(dir, ec)) {
         if (e.path().filename() == ".hsync-lab") continue;
         fs::remove_all(e.path(), ec);
-        if (ec) fail("cannot clear " + e.path().string() + ": " + ec.message());
+        if (ec) lab_fail("cannot clear " + e.path().string() + ": " + ec.message());
     }
 }
 
 void cmd_up(const lab_args& a) {
     std::string dir = lab_dir(a);
     if (a.providers < 1 || a.providers > lab::max_providers)
-        fail("--providers must be 1 to " + std::to_string(lab::max_providers));
+        lab_fail("--providers must be 1 to " + std::to_string(lab::max_providers));
     std::optional<lab_state> old;
     guarded([&] { old = lab::load_state(dir); });
     if (old) {
         bool running = std::any_of(old->processes.begin(), old->processes.end(),
                                    [](const process_entry& p) { return lab::is_running(p); });
-        if (running) fail("a lab is already running in " + dir + " (lab down first)");
+        if (running) lab_fail("a lab is already running in " + dir + " (lab down first)");
         say("the lab state in " + dir + " is from a lab that no longer runs; starting a new one");
     }
     std::error_code ec;
     if (fs::exists(dir, ec) && !fs::is_empty(dir, ec) && !fs::exists(lab::marker_path(dir), ec))
-        fail(dir + " is not empty and is not a lab directory; choose another --dir");
+        lab_fail(dir + " is not empty and is not a lab directory; choose another --dir");
     std::string hsyncd, unbound;
     guarded([&] {
         hsyncd = lab::find_hsyncd();
@@ -243,8 +226,8 @@ void cmd_up(const lab_args& a) {
     const size_t n = lab::ports_needed(a.providers);
     const bool fixed = a.base_port != 0;
     if (fixed && (a.base_port < 1024 || a.base_port + static_cast<long>(n) - 1 > 65535))
-        fail("--base-port " + std::to_string(a.base_port) + ": the lab needs " + std::to_string(n) +
-             " ports from there, all within 1024..65535");
+        lab_fail("--base-port " + std::to_string(a.base_port) + ": the lab needs " +
+                 std::to_string(n) + " ports from there, all within 1024..65535");
     const auto timeout = std::chrono::milliseconds(static_cast<long>(a.timeout * 1000));
     for (int attempt = 1;; ++attempt) {
         std::vector<uint16_t> ports;
@@ -263,13 +246,14 @@ void cmd_up(const lab_args& a) {
             for (auto [port, what] :
                  {std::pair{p.dns_port, "DNS"}, std::pair{p.mgmt_port, "management"}})
                 if (fixed && port && !lab::port_free(port)) {
-                    fail("port " + std::to_string(port) + " (" + p.name + " " + what +
-                         ") is already in use on 127.0.0.1; choose another --base-port (the lab "
-                         "needs " +
-                         std::to_string(n) + " ports from it) or leave it out");
+                    lab_fail(
+                        "port " + std::to_string(port) + " (" + p.name + " " + what +
+                        ") is already in use on 127.0.0.1; choose another --base-port (the lab "
+                        "needs " +
+                        std::to_string(n) + " ports from it) or leave it out");
                 }
         fs::create_directories(dir, ec);
-        if (ec) fail("cannot create " + dir + ": " + ec.message());
+        if (ec) lab_fail("cannot create " + dir + ": " + ec.message());
         clear_lab_dir(dir);
         guarded([&] { lab::write_file_atomic(lab::marker_path(dir), "hsyncctl lab directory\n"); });
         say("hsync lab in " + dir + ": parent lab., customer example.lab., " +
@@ -283,17 +267,17 @@ void cmd_up(const lab_args& a) {
         } catch (const lab_error& e) {
             if (a.keep_on_failure) {
                 lab::save_state(st);
-                fail(std::string(e.what()) +
-                     "\n(--keep-on-failure: the lab is left running; "
-                     "hsyncctl lab down" +
-                     dir_flag(a, dir) + " stops it)");
+                lab_fail(std::string(e.what()) +
+                         "\n(--keep-on-failure: the lab is left running; "
+                         "hsyncctl lab down" +
+                         dir_flag(a, dir) + " stops it)");
             }
             stop_quietly(st);
             if (e.port_in_use && !fixed && attempt < 3) {
                 say("a port was taken while the lab started; trying again on other ports");
                 continue;
             }
-            fail(std::string(e.what()) + "\nthe lab is stopped; its files stay in " + dir);
+            lab_fail(std::string(e.what()) + "\nthe lab is stopped; its files stay in " + dir);
         } catch (...) {
             stop_quietly(st);
             throw;
@@ -321,7 +305,8 @@ void cmd_down(const lab_args& a) {
     std::optional<lab_state> st;
     guarded([&] { st = lab::load_state(dir); });
     if (!st)
-        fail("no lab is running in " + dir + " (no " + lab::state_path(dir) + "); nothing to stop");
+        lab_fail("no lab is running in " + dir + " (no " + lab::state_path(dir) +
+                 "); nothing to stop");
     auto rep = lab::stop_processes(st->processes, 5000ms, say);
     std::error_code ec;
     fs::remove(lab::state_path(dir), ec);
@@ -439,7 +424,7 @@ void cmd_logs(const lab_args& a) {
             std::string names;
             for (const auto& q : st.processes)
                 names += " " + q.name;
-            fail("no process \"" + a.process + "\" in the lab; there are:" + names);
+            lab_fail("no process \"" + a.process + "\" in the lab; there are:" + names);
         }
         std::printf("%s", lab::tail_file(p->log, a.lines ? a.lines : 40).c_str());
         return;
@@ -455,7 +440,7 @@ void cmd_logs(const lab_args& a) {
 void cmd_edit(const lab_args& a) {
     std::string dir = lab_dir(a);
     lab_state st = need_state(dir);
-    if (a.zone.empty()) fail("--zone: empty");
+    if (a.zone.empty()) lab_fail("--zone: empty");
     guarded([&] {
         std::string zone =
             dns::name::from_text(a.zone.back() == '.' ? a.zone : a.zone + ".").to_text();

@@ -2,6 +2,7 @@
 // are the unsigned zone, kept apart in owner.sqlite; the zone served is that zone signed
 // with our keys. Signing runs on the worker pool; the loop keeps answering meanwhile and
 // swaps in the new version only when it is complete and stored.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -226,7 +227,11 @@ awaitable<void> auth_role::signer_maintenance(std::shared_ptr<zone_state> z) {
     z->resign_full = z->resign_requested = false;
     // Key timers (RFC 7583), each step stored before it is acted on.
     if (!z->keys.keys.empty()) {
-        uint32_t max_ttl = z->data ? signer::max_ttl(z->data->records()) : 0;
+        // The largest TTL (a whole-zone scan) matters only for when a retired key goes.
+        bool retired = std::any_of(z->keys.keys.begin(), z->keys.keys.end(), [](const auto& k) {
+            return k.state == signer::key_state::retired;
+        });
+        uint32_t max_ttl = retired && z->data ? signer::max_ttl(z->data->records()) : 0;
         auto actions = signer::due_actions(z->keys, *s.sign, t, max_ttl);
         for (const auto& a : actions) {
             std::string why = signer::check_action(z->keys, a);
