@@ -16,12 +16,6 @@ T load(const uint8_t* p) {
     std::memcpy(&v, p, sizeof v);
     return v;
 }
-template <typename T>
-void store(std::vector<uint8_t>& a, T v) {
-    uint8_t b[sizeof v];
-    std::memcpy(b, &v, sizeof v);
-    a.insert(a.end(), b, b + sizeof v);
-}
 
 }  // namespace
 
@@ -47,43 +41,90 @@ void record_view::append_text(std::string& out) const {
     rdata_to_text(type, rdata, out);
 }
 
-std::vector<uint8_t>& record_store::chunk_for(size_t need) {
-    if (chunks_.empty() || chunks_.back().capacity() - chunks_.back().size() < need) {
-        size_t size =
-            chunks_.empty() ? 4096 : std::min<size_t>(chunks_.back().capacity() * 2, 1 << 20);
-        chunks_.emplace_back().reserve(std::max(size, need));
+namespace {
+
+size_t record_size(const uint8_t* p) {
+    size_t owner_len = p[4];
+    uint16_t rdlength;
+    std::memcpy(&rdlength, p + 5 + owner_len + 8, 2);
+    return 4 + 1 + owner_len + 10 + rdlength;
+}
+
+}  // namespace
+
+record_store::record_store(const record_store& other)
+    : chunks_(other.chunks_),
+      first_owned_(other.chunks_.size()),
+      bytes_(other.bytes_),
+      chunk_bytes_(other.chunk_bytes_),
+      index_(other.index_) {}
+
+record_store& record_store::operator=(const record_store& other) {
+    if (this != &other) {
+        chunks_ = other.chunks_;
+        first_owned_ = chunks_.size();
+        bytes_ = other.bytes_;
+        chunk_bytes_ = other.chunk_bytes_;
+        index_ = other.index_;
     }
-    return chunks_.back();
+    return *this;
+}
+
+uint64_t record_store::reserve_room(size_t need) {
+    if (chunks_.size() == first_owned_ || chunks_.back()->capacity - chunks_.back()->used < need) {
+        size_t size = chunks_.size() == first_owned_
+                          ? 4096
+                          : std::min<size_t>(chunks_.back()->capacity * 2, 1 << 20);
+        chunks_.push_back(std::make_shared<chunk>(std::max(size, need)));
+        chunk_bytes_ += chunks_.back()->capacity;
+    }
+    chunk& c = *chunks_.back();
+    uint64_t ref = uint64_t(chunks_.size() - 1) << 32 | c.used;
+    c.used += need;
+    return ref;
+}
+
+uint8_t* record_store::writable(uint64_t& ref) {
+    if ((ref >> 32) >= first_owned_) return at(ref);
+    const uint8_t* src = at(ref);
+    size_t n = record_size(src);
+    uint64_t copy = reserve_room(n);
+    std::memcpy(at(copy), src, n);  // src stays valid: chunks never move
+    ref = copy;
+    return at(ref);
 }
 
 void record_store::add(const rr& record, uint32_t source) {
     auto owner = record.owner.wire();
     size_t need = 4 + 1 + owner.size() + 10 + record.rdata.size();
-    std::vector<uint8_t>& chunk = chunk_for(need);
-    index_.push_back(uint64_t(chunks_.size() - 1) << 32 | chunk.size());
-    store<uint32_t>(chunk, source);
-    chunk.push_back(static_cast<uint8_t>(owner.size()));
-    size_t owner_at = chunk.size();
-    chunk.insert(chunk.end(), owner.begin(), owner.end());
-    for (size_t i = owner_at; i < chunk.size(); ++i)
-        if (chunk[i] >= 'A' && chunk[i] <= 'Z') chunk[i] = static_cast<uint8_t>(chunk[i] + 32);
-    store<uint16_t>(chunk, record.type);
-    store<uint16_t>(chunk, record.rclass);
-    store<uint32_t>(chunk, record.ttl);
-    store<uint16_t>(chunk, static_cast<uint16_t>(record.rdata.size()));
-    size_t rdata_at = chunk.size();
-    chunk.insert(chunk.end(), record.rdata.begin(), record.rdata.end());
-    rdata_canonicalize(record.type, {chunk.data() + rdata_at, record.rdata.size()});
+    uint64_t ref = reserve_room(need);
+    index_.push_back(ref);
+    uint8_t* p = at(ref);
+    std::memcpy(p, &source, 4);
+    p[4] = static_cast<uint8_t>(owner.size());
+    p += 5;
+    for (size_t i = 0; i < owner.size(); ++i) {
+        uint8_t c = owner[i];
+        p[i] = c >= 'A' && c <= 'Z' ? static_cast<uint8_t>(c + 32) : c;
+    }
+    p += owner.size();
+    uint16_t rdlength = static_cast<uint16_t>(record.rdata.size());
+    std::memcpy(p, &record.type, 2);
+    std::memcpy(p + 2, &record.rclass, 2);
+    std::memcpy(p + 4, &record.ttl, 4);
+    std::memcpy(p + 8, &rdlength, 2);
+    if (rdlength) {
+        std::memcpy(p + 10, record.rdata.data(), rdlength);
+        rdata_canonicalize(record.type, {p + 10, rdlength});
+    }
     bytes_ += need;
 }
 
 void record_store::add(const record_view& record) {
     size_t need = 4 + 1 + record.owner.size() + 10 + record.rdata.size();
-    std::vector<uint8_t>& chunk = chunk_for(need);
-    index_.push_back(uint64_t(chunks_.size() - 1) << 32 | chunk.size());
-    size_t at = chunk.size();
-    chunk.resize(at + need);
-    uint8_t* p = chunk.data() + at;
+    uint64_t ref = reserve_room(need);
+    index_.push_back(ref);
+    uint8_t* p = at(ref);
     std::memcpy(p, &record.source, 4);
     p[4] = static_cast<uint8_t>(record.owner.size());
     p += 5;
@@ -96,6 +137,63 @@ void record_store::add(const record_view& record) {
     std::memcpy(p + 8, &rdlength, 2);
     if (!record.rdata.empty()) std::memcpy(p + 10, record.rdata.data(), record.rdata.size());
     bytes_ += need;
+}
+
+record_store record_store::edit(const record_store& base, std::span<const uint32_t> removed,
+                                std::span<const insertion> inserted) {
+    record_store out;
+    const size_t n = base.size();
+    size_t removed_bytes = 0;
+    for (uint32_t pos : removed)
+        removed_bytes += record_size(base.at(base.index_[pos]));
+    size_t added_bytes = 0;
+    for (const auto& ins : inserted)
+        added_bytes += 4 + 1 + ins.record->owner.wire().size() + 10 + ins.record->rdata.size();
+    const size_t live = base.bytes_ - removed_bytes + added_bytes;
+    // Share base's storage unless the result would use less than half of it (or base is
+    // split into many small chunks): then copy every record once into fresh storage.
+    const bool compact =
+        base.chunk_bytes_ > 2 * live + (1 << 20) || base.chunks_.size() > 64 + 2 * (live >> 20);
+    if (!compact) {
+        out.chunks_ = base.chunks_;
+        out.first_owned_ = out.chunks_.size();
+        out.chunk_bytes_ = base.chunk_bytes_;
+        out.bytes_ = base.bytes_ - removed_bytes;
+    }
+    out.index_.reserve(n - removed.size() + inserted.size());
+    size_t r = 0, a = 0;
+    auto keep = [&](size_t from, size_t to) {  // base records [from, to) not removed
+        if (!compact) {
+            out.index_.insert(out.index_.end(), base.index_.begin() + from,
+                              base.index_.begin() + to);
+        } else {
+            for (size_t i = from; i < to; ++i)
+                out.add(base[i]);
+        }
+    };
+    size_t i = 0;
+    while (i < n || a < inserted.size()) {
+        // The next event: an insertion before base position i, a removal at i, or a run of
+        // kept records up to the next event.
+        if (a < inserted.size() && inserted[a].before <= i) {
+            out.add(*inserted[a++].record);
+            continue;
+        }
+        if (i == n) break;
+        if (r < removed.size() && removed[r] == i) {
+            ++r;
+            ++i;
+            continue;
+        }
+        size_t next = n;
+        if (r < removed.size()) next = std::min<size_t>(next, removed[r]);
+        if (a < inserted.size()) next = std::min<size_t>(next, inserted[a].before);
+        keep(i, next);
+        i = next;
+    }
+    while (a < inserted.size())
+        out.add(*inserted[a++].record);
+    return out;
 }
 
 record_view record_store::operator[](size_t i) const {
@@ -199,12 +297,13 @@ size_t record_store::sort(size_t* ttl_fixes) {
     auto close_set = [&] {
         uint32_t ttl = (*this)[set_first].ttl;
         for (size_t j = set_start; j < sorted.size(); ++j) {
-            uint8_t* p = at(sorted[j]) + 4;
-            p += 1 + *p + 4;  // past owner length, owner, type, class
-            if (load<uint32_t>(p) != ttl) {
-                std::memcpy(p, &ttl, sizeof ttl);
-                ++fixes;
-            }
+            const uint8_t* q = at(sorted[j]) + 4;
+            q += 1 + *q + 4;  // past owner length, owner, type, class
+            if (load<uint32_t>(q) == ttl) continue;
+            uint8_t* p = writable(sorted[j]) + 4;  // shared records are never changed
+            p += 1 + *p + 4;
+            std::memcpy(p, &ttl, sizeof ttl);
+            ++fixes;
         }
     };
     for (size_t i = 0; i < order.size(); ++i) {

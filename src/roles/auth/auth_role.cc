@@ -475,8 +475,8 @@ struct auth_role::update_queue {
 
 // RFC 2136 §3.4 for a primary zone. UPDATEs to one zone apply one at a time in arrival
 // order (tickets), each against the version the one before left, so prerequisites see
-// every earlier change. Building the new version (apply() and the zone_data index, O(zone))
-// runs on pool_, so the loop keeps answering meanwhile; the change is written to SQLite
+// every earlier change. Building the new version (zone_data::next(), about the size of the
+// change) runs on pool_, so the loop keeps answering meanwhile; the change is written to SQLite
 // (record_change) before it is served and before NOERROR goes back (DESIGN.md §5). A
 // version served by something else meanwhile (a reload) makes the UPDATE start over on it.
 awaitable<uint16_t> auth_role::apply_update_in_turn(std::shared_ptr<zone_state> z,
@@ -525,9 +525,8 @@ awaitable<uint16_t> auth_role::apply_update_in_turn(std::shared_ptr<zone_state> 
         std::string error;
         // A named lambda: g++ 12 destroys the captures of a temporary lambda in a co_await
         // expression too early (use after free of `base` and `change`).
-        dns::name origin = z->settings.name;
-        auto build = [base, change, origin]() -> awaitable<std::shared_ptr<const zone_data>> {
-            co_return std::make_shared<const zone_data>(apply(base->records(), *change), origin);
+        auto build = [base, change]() -> awaitable<std::shared_ptr<const zone_data>> {
+            co_return zone_data::next(*base, *change);
         };
         try {
             next = co_await asio::co_spawn(pool_->get_executor(), std::move(build), use_awaitable);
@@ -899,14 +898,12 @@ awaitable<bool> auth_role::transfer_in(std::shared_ptr<zone_state> z, const net:
             for (const auto& d : *diffs)
                 record_change(*z, d);
             std::shared_ptr<const zone_data> served_before = z->data;
-            dns::name ixfr_origin = s.name;
-            auto ixfr_data_task =
-                [base = served_before, diffs,
-                 origin = ixfr_origin]() -> awaitable<std::shared_ptr<const zone_data>> {
-                dns::record_store records = apply(base->records(), diffs->front());
-                for (size_t i = 1; i < diffs->size(); ++i)
-                    records = apply(records, (*diffs)[i]);
-                co_return std::make_shared<const zone_data>(std::move(records), origin);
+            auto ixfr_data_task = [base = served_before,
+                                   diffs]() -> awaitable<std::shared_ptr<const zone_data>> {
+                std::shared_ptr<const zone_data> version = base;
+                for (const auto& d : *diffs)
+                    version = zone_data::next(*version, d);
+                co_return version;
             };
             auto ixfr_data = co_await asio::co_spawn(pool_->get_executor(),
                                                      std::move(ixfr_data_task), use_awaitable);
@@ -1254,10 +1251,8 @@ awaitable<void> auth_role::recombine_change(std::shared_ptr<zone_state> z,
     }
     auto shared_change = std::make_shared<const dns::zone_diff>(std::move(*change));
     std::shared_ptr<const zone_data> base = z->data;
-    dns::name origin = name;
-    auto data_task = [base, shared_change,
-                      origin]() -> awaitable<std::shared_ptr<const zone_data>> {
-        co_return std::make_shared<const zone_data>(apply(base->records(), *shared_change), origin);
+    auto data_task = [base, shared_change]() -> awaitable<std::shared_ptr<const zone_data>> {
+        co_return zone_data::next(*base, *shared_change);
     };
     auto data = co_await asio::co_spawn(pool_->get_executor(), std::move(data_task), use_awaitable);
     if (z->removed || stopping_) co_return;

@@ -168,7 +168,7 @@ dns::zone_diff diff(const dns::record_store& before, const dns::record_store& af
     return d;
 }
 
-dns::record_store apply(const dns::record_store& base, const dns::zone_diff& change) {
+applied_change apply_change(const dns::record_store& base, const dns::zone_diff& change) {
     if (auto soa = find_soa(base); soa && !change.empty()) {
         uint32_t serial = soa_serial(base[*soa].rdata);
         if (serial != change.from_serial)
@@ -178,43 +178,58 @@ dns::record_store apply(const dns::record_store& base, const dns::zone_diff& cha
     }
     std::vector<dns::rr> removed = canonical_sorted(change.removed, "removes");
     std::vector<dns::rr> added = canonical_sorted(change.added, "adds");
-
-    dns::record_store out;
-    size_t i = 0, r = 0, a = 0;
-    while (i < base.size() || a < added.size()) {
-        if (i < base.size()) {
-            auto b = base[i];
-            if (r < removed.size()) {
-                int c = compare(removed[r], b);
-                if (c < 0)
-                    throw journal_error("difference removes a record the zone does not have: " +
-                                        removed[r].to_text());
-                if (c == 0) {  // dropped
-                    ++r;
-                    ++i;
-                    continue;
-                }
-            }
-            if (a < added.size()) {
-                int c = compare(added[a], b);
-                if (c == 0)
-                    throw journal_error("difference adds a record the zone already has: " +
-                                        added[a].to_text());
-                if (c < 0) {
-                    out.add(added[a++]);
-                    continue;
-                }
-            }
-            out.add(b);
-            ++i;
-        } else {
-            out.add(added[a++]);
+    // Where each record falls in base: binary searches, O(change log n).
+    auto position = [&](const dns::rr& r, size_t from) {
+        size_t lo = from, hi = base.size();
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (compare(r, base[mid]) > 0)
+                lo = mid + 1;
+            else
+                hi = mid;
         }
+        return lo;
+    };
+    applied_change out;
+    out.removed_at.reserve(removed.size());
+    size_t from = 0;
+    for (const auto& r : removed) {
+        size_t at = position(r, from);
+        if (at == base.size() || compare(r, base[at]) != 0)
+            throw journal_error("difference removes a record the zone does not have: " +
+                                r.to_text());
+        out.removed_at.push_back(static_cast<uint32_t>(at));
+        from = at + 1;
     }
-    if (r < removed.size())
-        throw journal_error("difference removes a record the zone does not have: " +
-                            removed[r].to_text());
+    std::vector<dns::record_store::insertion> inserted;
+    inserted.reserve(added.size());
+    out.inserted_before.reserve(added.size());
+    from = 0;
+    for (const auto& r : added) {
+        size_t at = position(r, from);
+        // Present in base is fine only if the difference removes it (a TTL change).
+        if (at < base.size() && compare(r, base[at]) == 0 &&
+            !std::binary_search(out.removed_at.begin(), out.removed_at.end(), uint32_t(at)))
+            throw journal_error("difference adds a record the zone already has: " + r.to_text());
+        inserted.push_back({static_cast<uint32_t>(at), &r});
+        out.inserted_before.push_back(static_cast<uint32_t>(at));
+        from = at;
+    }
+    out.records = dns::record_store::edit(base, out.removed_at, inserted);
+    // Result positions of the added records: each follows the base records before it,
+    // less the removed ones, and the records added before it.
+    out.added_at.reserve(added.size());
+    size_t gone = 0;
+    for (size_t k = 0; k < inserted.size(); ++k) {
+        while (gone < out.removed_at.size() && out.removed_at[gone] < inserted[k].before)
+            ++gone;
+        out.added_at.push_back(static_cast<uint32_t>(inserted[k].before - gone + k));
+    }
     return out;
+}
+
+dns::record_store apply(const dns::record_store& base, const dns::zone_diff& change) {
+    return apply_change(base, change).records;
 }
 
 dns::zone_diff condense(std::span<const dns::zone_diff> changes) {

@@ -6,8 +6,9 @@
 // in `added`, then the other records in canonical order, so it is an IXFR difference
 // sequence as RFC 1995 §4 writes it.
 //
-// Costs: diff() and apply() walk both inputs once, O(n + change); condense() and the
-// look-ups below touch only the changes, O(change log change) and O(log n).
+// Costs: diff() walks both inputs once, O(n + change); apply() searches for the changes,
+// O(change log n), and copies the index; condense() and the look-ups below touch only the
+// changes, O(change log change) and O(log n).
 #pragma once
 
 #include <cstddef>
@@ -15,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <utility>
+#include <vector>
 
 #include "dns/error.h"
 #include "dns/name.h"
@@ -50,9 +52,20 @@ dns::zone_diff diff(const dns::record_store& before, const dns::record_store& af
 // compared, as RFC 1995 deletions match on data) and every added record must not exist
 // once the removals are done, else journal_error: a journal that does not fit the zone
 // is an error, never half applied. If `base` has an SOA, the change's removed SOA must
-// carry `from_serial`. The result is in canonical order (built by a merge, not sorted
+// carry `from_serial`. The result is in canonical order (records put where they belong, not sorted
 // again); TTLs are taken as the diff gives them.
+// The result shares base's records (record_store::edit): O(change log n) comparisons and a
+// copy of the 8-octet index entries.
 dns::record_store apply(const dns::record_store& base, const dns::zone_diff& change);
+
+// apply() and where the change fell, for indexes that follow the records (zone_data).
+struct applied_change {
+    dns::record_store records;
+    std::vector<uint32_t> removed_at;       // positions in base, ascending
+    std::vector<uint32_t> inserted_before;  // per added record, the base position it precedes
+    std::vector<uint32_t> added_at;         // positions of the added records in `records`
+};
+applied_change apply_change(const dns::record_store& base, const dns::zone_diff& change);
 
 // One difference with the effect of `changes` applied in order (each must start at the
 // serial the previous ended at, else journal_error): a record added and later removed

@@ -140,14 +140,14 @@ awaitable<void> auth_role::resign(std::shared_ptr<zone_state> z,
                             max_names]() -> awaitable<std::shared_ptr<outcome>> {
             auto out = std::make_shared<outcome>();
             auto t0 = std::chrono::steady_clock::now();
-            dns::record_store records;
             if (changed && base) {
                 out->change = signer::sign_incremental(base->records(), *owner, *changed, ctx,
                                                        &out->inc, max_names);
-                if (out->change) records = apply(base->records(), *out->change);
+                if (out->change) out->data = zone_data::next(*base, *out->change);
             }
-            if (!out->change) records = signer::sign_full(*owner, ctx, &out->full);
-            out->data = std::make_shared<const zone_data>(std::move(records), ctx.origin);
+            if (!out->change)
+                out->data = std::make_shared<const zone_data>(
+                    signer::sign_full(*owner, ctx, &out->full), ctx.origin);
             out->ms =
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
                     .count();

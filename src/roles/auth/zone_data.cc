@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <iterator>
 
 namespace hsync::auth {
 namespace {
@@ -91,21 +92,211 @@ zone_data::zone_data(dns::record_store records, const dns::name& origin)
     build();
 }
 
+std::shared_ptr<const zone_data> zone_data::next(const zone_data& base,
+                                                 const dns::zone_diff& change) {
+    applied_change applied = apply_change(base.store_, change);
+    // A large change costs about a full build anyway; index it from scratch.
+    size_t touched = applied.removed_at.size() + applied.added_at.size();
+    if (touched > std::max<size_t>(4096, applied.records.size() / 8))
+        return std::make_shared<const zone_data>(std::move(applied.records), base.origin_);
+    return std::shared_ptr<const zone_data>(new zone_data(base, std::move(applied)));
+}
+
+zone_data::zone_data(const zone_data& base, applied_change change)
+    : store_(std::move(change.records)), origin_(base.origin_) {
+    const auto& removed_at = change.removed_at;
+    const auto& inserted_before = change.inserted_before;
+    const auto& old = base.nodes_;
+    const uint32_t old_count = static_cast<uint32_t>(old.size());
+    auto less = [](std::span<const uint8_t> a, std::span<const uint8_t> b) {
+        return dns::canonical_compare(a, b) < 0;
+    };
+
+    // The owners the change touched, in canonical order (both lists already are).
+    std::vector<std::span<const uint8_t>> owners, gone, came;
+    for (uint32_t pos : removed_at)
+        gone.push_back(base.store_[pos].owner);
+    for (uint32_t pos : change.added_at)
+        came.push_back(store_[pos].owner);
+    std::merge(gone.begin(), gone.end(), came.begin(), came.end(), std::back_inserter(owners),
+               less);
+    owners.erase(std::unique(owners.begin(), owners.end(), same_owner), owners.end());
+
+    // Where a surviving record of base is now.
+    auto moved = [&](uint32_t i) {
+        size_t before =
+            std::lower_bound(removed_at.begin(), removed_at.end(), i) - removed_at.begin();
+        size_t added = std::upper_bound(inserted_before.begin(), inserted_before.end(), i) -
+                       inserted_before.begin();
+        return static_cast<uint32_t>(i - before + added);
+    };
+
+    // Regions of base's nodes to rebuild, one per run of touched owners: from the empty
+    // non-terminals that lead to the first node at or after the owner (they exist for its
+    // sake), through the first real node after it, which the change leaves as it was.
+    // Past that node the walk sees what it saw before, so the nodes that follow are kept,
+    // their record numbers shifted.
+    struct region {
+        uint32_t begin, end;
+    };
+    std::vector<region> regions;
+    auto is_ent = [&](uint32_t id) { return old[id].first == old[id].end; };
+    for (auto c : owners) {
+        uint32_t p = 0, hi = old_count;
+        while (p < hi) {
+            uint32_t mid = p + (hi - p) / 2;
+            if (less(base.node_owner(mid), c))
+                p = mid + 1;
+            else
+                hi = mid;
+        }
+        uint32_t begin = p;
+        while (begin > 0 && is_ent(begin - 1))
+            --begin;
+        uint32_t q = p;
+        while (q < old_count && (is_ent(q) || !less(c, base.node_owner(q))))
+            ++q;
+        uint32_t end = q < old_count ? q + 1 : old_count;
+        if (!regions.empty() && begin <= regions.back().end)
+            regions.back().end = std::max(regions.back().end, end);
+        else
+            regions.push_back({begin, end});
+    }
+
+    // Kept runs of nodes, with how far their ids move.
+    struct segment {
+        uint32_t begin, end;
+        int64_t shift;
+    };
+    std::vector<segment> segments;
+    std::vector<record_range> rebuilt;  // new node ids
+    nodes_.reserve(old.size() + change.added_at.size() + 16);
+    auto keep = [&](uint32_t from, uint32_t to) {
+        if (from >= to) return;
+        const int64_t records_shift = int64_t(moved(old[from].first)) - old[from].first;
+        segments.push_back({from, to, int64_t(nodes_.size()) - from});
+        for (uint32_t id = from; id < to; ++id) {
+            node nd = old[id];
+            nd.first = static_cast<uint32_t>(nd.first + records_shift);
+            nd.end = static_cast<uint32_t>(nd.end + records_shift);
+            nodes_.push_back(nd);
+        }
+    };
+    uint32_t done = 0;
+    for (const auto& r : regions) {
+        keep(done, r.begin);
+        // The node before the region is a real one (the walk back passed the empty
+        // non-terminals), so its records end where the region's begin.
+        uint32_t from = nodes_.empty() ? 0 : nodes_.back().end;
+        uint32_t to = static_cast<uint32_t>(store_.size());
+        if (r.end < old_count) {
+            const node& last = old[r.end - 1];
+            to = moved(last.first) + (last.end - last.first);
+        }
+        uint32_t first_new = static_cast<uint32_t>(nodes_.size());
+        build_nodes(from, to, nullptr);
+        rebuilt.push_back({first_new, static_cast<uint32_t>(nodes_.size())});
+        done = r.end;
+    }
+    keep(done, old_count);
+
+    read_apex();
+    if (nsec3_param_.has_value() != base.nsec3_param_.has_value() ||
+        (nsec3_param_ && (nsec3_param_->iterations != base.nsec3_param_->iterations ||
+                          nsec3_param_->salt != base.nsec3_param_->salt))) {
+        nodes_.clear();  // another NSEC3 chain: every entry changes
+        build();
+        return;
+    }
+    for (uint32_t id = 0; id < nodes_.size(); ++id)
+        if (nodes_[id].flags & f_nsec) nsec_nodes_.push_back(id);
+
+    // The hash table: base's, with the rebuilt regions' old nodes taken out, the kept
+    // nodes' ids moved, and the rebuilt nodes put in. From scratch when it would be more
+    // than half full.
+    size_t old_in_regions = 0;
+    for (const auto& r : regions)
+        old_in_regions += r.end - r.begin;
+    if ((nodes_.size() + base.tombstones_ + old_in_regions) * 2 > base.table_.size()) {
+        build_hash();
+    } else {
+        // Old id -> new id (tomb for the rebuilt regions' old nodes), then one pass.
+        std::vector<uint32_t> new_id(old_count, tomb);
+        for (const auto& sg : segments)
+            for (uint32_t id = sg.begin; id < sg.end; ++id)
+                new_id[id] = static_cast<uint32_t>(id + sg.shift);
+        table_.resize(base.table_.size());
+        const uint32_t* from = base.table_.data();
+        uint32_t* to = table_.data();
+        for (size_t k = 0; k < table_.size(); ++k) {
+            uint32_t v = from[k];
+            to[k] = v < tomb ? new_id[v] : v;
+        }
+        tombstones_ = base.tombstones_ + old_in_regions;
+        const size_t mask = table_.size() - 1;
+        for (const auto& r : rebuilt)
+            for (uint32_t id = r.first; id < r.end; ++id) {
+                size_t slot = hash_wire(node_owner(id)) & mask;
+                while (table_[slot] != npos && table_[slot] != tomb)
+                    slot = (slot + 1) & mask;
+                if (table_[slot] == tomb) --tombstones_;
+                table_[slot] = id;
+            }
+    }
+
+    // NSEC3 entries: base's, less those of touched owners, records moved; plus entries
+    // made for touched owners. NSEC3 owner names sort as their hashes do (base32hex keeps
+    // the order), so the kept entries stay sorted.
+    if (nsec3_param_) {
+        const size_t origin_labels = origin_.label_count();
+        std::vector<nsec3_entry> fresh;
+        std::vector<bool> drop(base.nsec3_.size(), false);
+        for (auto c : owners) {
+            if (dns::name::from_wire(c).label_count() != origin_labels + 1) continue;
+            nsec3_entry e;
+            if (!decode_hash_label(c.subspan(1, c[0]), e.hash)) continue;
+            if (auto* hit = base.nsec3_match(e.hash)) drop[hit - base.nsec3_.data()] = true;
+            // The touched owner's records now.
+            uint32_t lo = 0, hi = static_cast<uint32_t>(store_.size());
+            while (lo < hi) {
+                uint32_t mid = lo + (hi - lo) / 2;
+                if (less(store_[mid].owner, c))
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            uint32_t end = lo;
+            while (end < store_.size() && same_owner(store_[end].owner, c))
+                ++end;
+            if (end > lo && nsec3_entry_at({lo, end}, e)) fresh.push_back(e);
+        }
+        nsec3_.reserve(base.nsec3_.size() + fresh.size());
+        for (size_t k = 0; k < base.nsec3_.size(); ++k) {
+            if (drop[k]) continue;
+            nsec3_entry e = base.nsec3_[k];
+            uint32_t first = moved(e.records.first);
+            e.records = {first, first + static_cast<uint32_t>(e.records.size())};
+            nsec3_.push_back(e);
+        }
+        auto by_hash = [](const nsec3_entry& a, const nsec3_entry& b) { return a.hash < b.hash; };
+        std::sort(fresh.begin(), fresh.end(), by_hash);
+        size_t kept = nsec3_.size();
+        nsec3_.insert(nsec3_.end(), fresh.begin(), fresh.end());
+        std::inplace_merge(nsec3_.begin(), nsec3_.begin() + kept, nsec3_.end(), by_hash);
+    }
+}
+
 void zone_data::add_node(uint32_t first, uint32_t end, uint16_t skip, uint16_t flags) {
     nodes_.push_back(node{first, end, skip, flags});
 }
 
-void zone_data::build() {
+void zone_data::build_nodes(uint32_t from, uint32_t to, std::vector<record_range>* nsec3_names) {
     const auto ow = origin_.wire();
     const size_t origin_labels = origin_.label_count();
-    const uint32_t n = static_cast<uint32_t>(store_.size());
-    struct nsec3_candidate {
-        uint32_t first, end;
-    };
-    std::vector<nsec3_candidate> nsec3_names;
+    const uint32_t n = to;
     uint16_t offs[128];
 
-    uint32_t i = 0;
+    uint32_t i = from;
     while (i < n) {
         const auto first = store_[i];
         const auto owner = first.owner;
@@ -153,7 +344,8 @@ void zone_data::build() {
             i = end;
             continue;
         }
-        if (any_nsec3 && labels == origin_labels + 1) nsec3_names.push_back({i, end});
+        if (any_nsec3 && labels == origin_labels + 1 && nsec3_names)
+            nsec3_names->push_back({i, end});
         if (any_nsec3 && nsec3_only && labels == origin_labels + 1) {
             i = end;
             continue;
@@ -169,12 +361,49 @@ void zone_data::build() {
         add_node(i, end, 0, flags);
         i = end;
     }
+}
 
-    if (nodes_.empty() || !same_owner(node_owner(0), ow) || !(nodes_[0].flags & f_soa))
-        throw zone_data_error("zone " + origin_.to_text() + " has no SOA at its apex");
-
+void zone_data::build() {
+    std::vector<record_range> nsec3_names;
+    build_nodes(0, static_cast<uint32_t>(store_.size()), &nsec3_names);
+    read_apex();
     build_hash();
+    for (uint32_t id = 0; id < nodes_.size(); ++id)
+        if (nodes_[id].flags & f_nsec) nsec_nodes_.push_back(id);
+    if (nsec3_param_) {
+        // Only NSEC3 records of the chain NSEC3PARAM names (RFC 5155 §7.2: a server uses
+        // the parameters of NSEC3PARAM).
+        for (const auto& c : nsec3_names) {
+            nsec3_entry e;
+            if (nsec3_entry_at(c, e)) nsec3_.push_back(e);
+        }
+        std::sort(nsec3_.begin(), nsec3_.end(),
+                  [](const nsec3_entry& a, const nsec3_entry& b) { return a.hash < b.hash; });
+    }
+}
 
+bool zone_data::nsec3_entry_at(record_range owner_records, nsec3_entry& e) const {
+    auto owner = store_[owner_records.first].owner;
+    if (!decode_hash_label(owner.subspan(1, owner[0]), e.hash)) return false;
+    const auto& p = *nsec3_param_;
+    for (uint32_t r = owner_records.first; r < owner_records.end; ++r) {
+        auto v = store_[r];
+        if (v.type != rr_type::NSEC3) continue;
+        auto d = v.rdata;
+        if (d.size() >= 5 && d[0] == p.algorithm && (uint16_t(d[2] << 8 | d[3])) == p.iterations &&
+            d[4] == p.salt.size() && d.size() >= 5 + p.salt.size() &&
+            std::equal(p.salt.begin(), p.salt.end(), d.begin() + 5)) {
+            e.records = owner_records;
+            return true;
+        }
+    }
+    return false;
+}
+
+void zone_data::read_apex() {
+    if (nodes_.empty() || !same_owner(node_owner(0), origin_.wire()) || !(nodes_[0].flags & f_soa))
+        throw zone_data_error("zone " + origin_.to_text() + " has no SOA at its apex");
+    if (nodes_.size() >= tomb) throw zone_data_error("zone too large to index");
     auto soa_range = rrset(0, rr_type::SOA);
     soa_ = store_[soa_range.first].to_rr();
     const auto& rd = soa_.rdata;
@@ -184,9 +413,7 @@ void zone_data::build() {
     negative_ttl_ = std::min(soa_.ttl, be32(rd.data() + pos + 16));
     signed_ = !rrsigs(0, rr_type::SOA).empty();
 
-    for (uint32_t id = 0; id < nodes_.size(); ++id)
-        if (nodes_[id].flags & f_nsec) nsec_nodes_.push_back(id);
-
+    nsec3_param_.reset();
     auto param_range = rrset(0, rr_type::NSEC3PARAM);
     for (uint32_t r = param_range.first; r < param_range.end && !nsec3_param_; ++r) {
         try {
@@ -195,37 +422,12 @@ void zone_data::build() {
         } catch (const dns::wire_error&) {
         }
     }
-    if (nsec3_param_) {
-        // Only NSEC3 records of the chain NSEC3PARAM names (RFC 5155 §7.2: a server uses
-        // the parameters of NSEC3PARAM).
-        for (const auto& c : nsec3_names) {
-            auto owner = store_[c.first].owner;
-            nsec3_entry e;
-            if (!decode_hash_label(owner.subspan(1, owner[0]), e.hash)) continue;
-            bool matches = false;
-            for (uint32_t r = c.first; r < c.end; ++r) {
-                auto v = store_[r];
-                if (v.type != rr_type::NSEC3) continue;
-                const auto& p = *nsec3_param_;
-                auto d = v.rdata;
-                if (d.size() >= 5 && d[0] == p.algorithm &&
-                    (uint16_t(d[2] << 8 | d[3])) == p.iterations && d[4] == p.salt.size() &&
-                    d.size() >= 5 + p.salt.size() &&
-                    std::equal(p.salt.begin(), p.salt.end(), d.begin() + 5))
-                    matches = true;
-            }
-            if (!matches) continue;
-            e.records = {c.first, c.end};
-            nsec3_.push_back(e);
-        }
-        std::sort(nsec3_.begin(), nsec3_.end(),
-                  [](const nsec3_entry& a, const nsec3_entry& b) { return a.hash < b.hash; });
-    }
 }
 
 void zone_data::build_hash() {
     size_t cap = std::bit_ceil(std::max<size_t>(16, nodes_.size() * 2));
     table_.assign(cap, npos);
+    tombstones_ = 0;
     const size_t mask = cap - 1;
     for (uint32_t id = 0; id < nodes_.size(); ++id) {
         size_t slot = hash_wire(node_owner(id)) & mask;
@@ -246,7 +448,7 @@ zone_data::node_id zone_data::find(std::span<const uint8_t> lower_wire) const {
     for (;;) {
         node_id id = table_[slot];
         if (id == npos) return npos;
-        if (same_owner(node_owner(id), lower_wire)) return id;
+        if (id != tomb && same_owner(node_owner(id), lower_wire)) return id;
         slot = (slot + 1) & mask;
     }
 }

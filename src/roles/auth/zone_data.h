@@ -12,11 +12,14 @@
 // NSEC3 owners (<hash>.<zone>) are not nodes: they are not names of the zone (RFC 5155
 // §7.2.8 answers for them as for any name that does not exist).
 //
-// Built once per zone version; read by any number of threads without locking.
+// Built once per zone version, or made from the previous version by next(), which rebuilds
+// only the nodes around the change and copies the rest; read by any number of threads
+// without locking.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -26,6 +29,7 @@
 #include "dns/record_store.h"
 #include "dns/rr.h"
 #include "dnssec/nsec.h"
+#include "roles/auth/journal.h"
 
 namespace hsync::auth {
 
@@ -52,6 +56,14 @@ class zone_data {
     // (records() returns them) but never answered from. Throws zone_data_error without an
     // SOA at the apex.
     zone_data(dns::record_store records, const dns::name& origin);
+
+    // The next version: `change` applied to base's records (journal.h apply(), sharing
+    // them) and the indexes updated around the change: O(change log n) work plus copies
+    // of the flat index arrays. A change of more than an eighth of the zone, or of the
+    // NSEC3 parameters, is indexed from scratch. Throws journal_error if the change does
+    // not fit, zone_data_error as the constructor does.
+    static std::shared_ptr<const zone_data> next(const zone_data& base,
+                                                 const dns::zone_diff& change);
 
     const dns::name& origin() const { return origin_; }
     uint32_t serial() const { return serial_; }
@@ -129,7 +141,14 @@ class zone_data {
         uint16_t flags;
     };
 
+    static constexpr node_id tomb = npos - 1;  // a hash slot whose node left (next())
+
+    zone_data(const zone_data& base, applied_change change);  // next()
     void build();
+    // Nodes for records [from, to), appended after nodes_'s last (the walk's context).
+    void build_nodes(uint32_t from, uint32_t to, std::vector<record_range>* nsec3_names);
+    void read_apex();  // SOA fields, signed, NSEC3PARAM; zone_data_error without an SOA
+    bool nsec3_entry_at(record_range owner_records, nsec3_entry& e) const;
     void add_node(uint32_t first, uint32_t end, uint16_t skip, uint16_t flags);
     void build_hash();
 
@@ -143,6 +162,7 @@ class zone_data {
 
     std::vector<node> nodes_;
     std::vector<uint32_t> table_;  // node ids, npos = empty; size a power of two
+    size_t tombstones_ = 0;
     std::vector<uint32_t> nsec_nodes_;
     std::vector<nsec3_entry> nsec3_;
 };
