@@ -211,37 +211,57 @@ zone_data::zone_data(const zone_data& base, applied_change change)
     for (uint32_t id = 0; id < nodes_.size(); ++id)
         if (nodes_[id].flags & f_nsec) nsec_nodes_.push_back(id);
 
-    // The hash table: base's, with the rebuilt regions' old nodes taken out, the kept
-    // nodes' ids moved, and the rebuilt nodes put in. From scratch when it would be more
-    // than half full.
-    size_t old_in_regions = 0;
-    for (const auto& r : regions)
-        old_in_regions += r.end - r.begin;
-    if ((nodes_.size() + base.tombstones_ + old_in_regions) * 2 > base.table_.size()) {
+    // Names: base's table stays as it is, shared. Its ids map to ours through pieces (the
+    // kept runs, composed with base's pieces); the nodes made since the table was built
+    // are in a small overlay. A fresh table when the pieces or the overlay grow large.
+    std::vector<table_piece> pieces;
+    {
+        std::vector<table_piece> base_pieces = base.table_pieces_;
+        if (base.table_identity_) base_pieces = {{0, old_count, 0}};
+        size_t k = 0;
+        for (const auto& bp : base_pieces) {
+            // Base ids [bp.begin + bp.shift, bp.end + bp.shift) against the kept runs.
+            const int64_t lo = bp.begin + bp.shift, hi = bp.end + bp.shift;
+            while (k < segments.size() && segments[k].end <= lo)
+                ++k;
+            for (size_t j = k; j < segments.size() && segments[j].begin < hi; ++j) {
+                int64_t from = std::max<int64_t>(lo, segments[j].begin);
+                int64_t to = std::min<int64_t>(hi, segments[j].end);
+                if (from < to)
+                    pieces.push_back({static_cast<uint32_t>(from - bp.shift),
+                                      static_cast<uint32_t>(to - bp.shift),
+                                      bp.shift + segments[j].shift});
+            }
+        }
+    }
+    std::vector<uint32_t> overlay_ids;
+    for (uint32_t v : base.overlay_) {
+        if (v == npos) continue;
+        auto it = std::upper_bound(segments.begin(), segments.end(), v,
+                                   [](uint32_t x, const segment& sg) { return x < sg.begin; });
+        if (it != segments.begin() && v < (it - 1)->end)
+            overlay_ids.push_back(static_cast<uint32_t>(v + (it - 1)->shift));
+    }
+    for (const auto& r : rebuilt)
+        for (uint32_t id = r.first; id < r.end; ++id)
+            overlay_ids.push_back(id);
+    // Both grow with the nodes changed since the table was built; a fresh table (O(zone))
+    // after a thirty-second of the zone has changed keeps look-ups short.
+    const size_t limit = std::max<size_t>(64, nodes_.size() / 32);
+    if (pieces.size() > limit || overlay_ids.size() > limit) {
         build_hash();
     } else {
-        // Old id -> new id (tomb for the rebuilt regions' old nodes), then one pass.
-        std::vector<uint32_t> new_id(old_count, tomb);
-        for (const auto& sg : segments)
-            for (uint32_t id = sg.begin; id < sg.end; ++id)
-                new_id[id] = static_cast<uint32_t>(id + sg.shift);
-        table_.resize(base.table_.size());
-        const uint32_t* from = base.table_.data();
-        uint32_t* to = table_.data();
-        for (size_t k = 0; k < table_.size(); ++k) {
-            uint32_t v = from[k];
-            to[k] = v < tomb ? new_id[v] : v;
+        table_ = base.table_;
+        table_identity_ = false;
+        table_pieces_ = std::move(pieces);
+        size_t cap = std::bit_ceil(std::max<size_t>(16, overlay_ids.size() * 2));
+        overlay_.assign(cap, npos);
+        for (uint32_t id : overlay_ids) {
+            size_t slot = hash_wire(node_owner(id)) & (cap - 1);
+            while (overlay_[slot] != npos)
+                slot = (slot + 1) & (cap - 1);
+            overlay_[slot] = id;
         }
-        tombstones_ = base.tombstones_ + old_in_regions;
-        const size_t mask = table_.size() - 1;
-        for (const auto& r : rebuilt)
-            for (uint32_t id = r.first; id < r.end; ++id) {
-                size_t slot = hash_wire(node_owner(id)) & mask;
-                while (table_[slot] != npos && table_[slot] != tomb)
-                    slot = (slot + 1) & mask;
-                if (table_[slot] == tomb) --tombstones_;
-                table_[slot] = id;
-            }
     }
 
     // NSEC3 entries: base's, less those of touched owners, records moved; plus entries
@@ -403,7 +423,7 @@ bool zone_data::nsec3_entry_at(record_range owner_records, nsec3_entry& e) const
 void zone_data::read_apex() {
     if (nodes_.empty() || !same_owner(node_owner(0), origin_.wire()) || !(nodes_[0].flags & f_soa))
         throw zone_data_error("zone " + origin_.to_text() + " has no SOA at its apex");
-    if (nodes_.size() >= tomb) throw zone_data_error("zone too large to index");
+    if (nodes_.size() >= npos) throw zone_data_error("zone too large to index");
     auto soa_range = rrset(0, rr_type::SOA);
     soa_ = store_[soa_range.first].to_rr();
     const auto& rd = soa_.rdata;
@@ -426,15 +446,19 @@ void zone_data::read_apex() {
 
 void zone_data::build_hash() {
     size_t cap = std::bit_ceil(std::max<size_t>(16, nodes_.size() * 2));
-    table_.assign(cap, npos);
-    tombstones_ = 0;
+    auto table = std::make_shared<std::vector<uint32_t>>(cap, npos);
     const size_t mask = cap - 1;
+    auto& t = *table;
     for (uint32_t id = 0; id < nodes_.size(); ++id) {
         size_t slot = hash_wire(node_owner(id)) & mask;
-        while (table_[slot] != npos)
+        while (t[slot] != npos)
             slot = (slot + 1) & mask;
-        table_[slot] = id;
+        t[slot] = id;
     }
+    table_ = std::move(table);
+    table_identity_ = true;
+    table_pieces_.clear();
+    overlay_.clear();
 }
 
 std::span<const uint8_t> zone_data::node_owner(node_id id) const {
@@ -443,13 +467,29 @@ std::span<const uint8_t> zone_data::node_owner(node_id id) const {
 }
 
 zone_data::node_id zone_data::find(std::span<const uint8_t> lower_wire) const {
-    const size_t mask = table_.size() - 1;
-    size_t slot = hash_wire(lower_wire) & mask;
-    for (;;) {
-        node_id id = table_[slot];
-        if (id == npos) return npos;
-        if (id != tomb && same_owner(node_owner(id), lower_wire)) return id;
-        slot = (slot + 1) & mask;
+    const uint64_t h = hash_wire(lower_wire);
+    if (!overlay_.empty()) {
+        const size_t mask = overlay_.size() - 1;
+        for (size_t slot = h & mask;; slot = (slot + 1) & mask) {
+            node_id id = overlay_[slot];
+            if (id == npos) break;
+            if (same_owner(node_owner(id), lower_wire)) return id;
+        }
+    }
+    const auto& t = *table_;
+    const size_t mask = t.size() - 1;
+    for (size_t slot = h & mask;; slot = (slot + 1) & mask) {
+        node_id v = t[slot];
+        if (v == npos) return npos;
+        node_id id = v;
+        if (!table_identity_) {  // the table was built for an earlier version
+            auto it =
+                std::upper_bound(table_pieces_.begin(), table_pieces_.end(), v,
+                                 [](uint32_t x, const table_piece& p) { return x < p.begin; });
+            if (it == table_pieces_.begin() || v >= (it - 1)->end) continue;  // gone since
+            id = static_cast<node_id>(v + (it - 1)->shift);
+        }
+        if (same_owner(node_owner(id), lower_wire)) return id;
     }
 }
 
@@ -569,7 +609,8 @@ const zone_data::nsec3_entry* zone_data::nsec3_cover(const dnssec::nsec3_hash_va
 }
 
 size_t zone_data::memory_overhead() const {
-    return nodes_.capacity() * sizeof(node) + table_.capacity() * sizeof(uint32_t) +
+    return nodes_.capacity() * sizeof(node) + table_->capacity() * sizeof(uint32_t) +
+           overlay_.capacity() * sizeof(uint32_t) + table_pieces_.capacity() * sizeof(table_piece) +
            nsec_nodes_.capacity() * sizeof(uint32_t) + nsec3_.capacity() * sizeof(nsec3_entry);
 }
 

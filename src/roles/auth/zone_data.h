@@ -141,8 +141,6 @@ class zone_data {
         uint16_t flags;
     };
 
-    static constexpr node_id tomb = npos - 1;  // a hash slot whose node left (next())
-
     zone_data(const zone_data& base, applied_change change);  // next()
     void build();
     // Nodes for records [from, to), appended after nodes_'s last (the walk's context).
@@ -161,8 +159,18 @@ class zone_data {
     std::optional<dnssec::nsec3_params> nsec3_param_;
 
     std::vector<node> nodes_;
-    std::vector<uint32_t> table_;  // node ids, npos = empty; size a power of two
-    size_t tombstones_ = 0;
+    // Owner name -> node: open addressing, npos = empty, size a power of two. Built for
+    // this version (identity) or shared with the earlier version it was built for: then
+    // its ids are that version's, mapped through table_pieces_ (ids in none: gone), and
+    // nodes made since are in overlay_ (this version's ids), looked at first.
+    struct table_piece {
+        uint32_t begin, end;  // table ids [begin, end) are node ids + shift now
+        int64_t shift;
+    };
+    std::shared_ptr<const std::vector<uint32_t>> table_;
+    bool table_identity_ = true;
+    std::vector<table_piece> table_pieces_;
+    std::vector<uint32_t> overlay_;
     std::vector<uint32_t> nsec_nodes_;
     std::vector<nsec3_entry> nsec3_;
 };
