@@ -127,6 +127,9 @@ zone:
             errs.append(f"agent CDS at knotd: {types_at(rrs, ZONE, 'CDS')}")
         if types_at(rrs, ZONE, "NS") != ["ns1.owner.example."]:
             errs.append(f"NSMgmt=OWNER but the apex NS at knotd is {types_at(rrs, ZONE, 'NS')}")
+        # Only the apex was combined again (the served zone follows by a difference).
+        if not re.search(r"event=combined zone=\S+ mode=apex owner_serial=\d+ serial=2 changes=", h.log()):
+            errs.append("the agent UPDATE was not combined at the apex alone (no mode=apex line)")
 
         # 3. Forbidden and bad UPDATEs: clear RCODE, nothing changed.
         before, before_serial = at_combiner(), serial(h.port)

@@ -188,6 +188,27 @@ def test_hsync_signer_csk_nsec3():
         with Chain(d, signer="hsync", zone=ZONE, keys="csk", nsec3=True) as c:
             c.start()
             signer_chain.check_csk_nsec3_keeps_foreign_csk(c, d / "foreign")
+            # An owner change that makes a new empty non-terminal: the NSEC3 chain is followed
+            # incrementally, and the zone still verifies and validates.
+            logpos = len(c.log("signer"))
+            before = c.serial("signer")
+            c.owner_change(add=[f"a.ent.{ZONE} 300 TXT \"under a new empty non-terminal\""],
+                           delete=[f"txt.{ZONE} TXT"])
+            s = c.wait_signed_change(before)
+            slog = c.log("signer")[logpos:]
+            signed = [ln.split("event=")[1] for ln in slog.splitlines() if "event=signed " in ln]
+            print("  signer: " + "; ".join(x[:150] for x in signed))
+            check(any("mode=incremental" in x for x in signed) and not any("mode=full" in x for x in signed),
+                  "the NSEC3 zone's change was not signed incrementally:\n" + slog[-1500:])
+            out = c.verify_zone(tools=("dnssec-verify", "ldns-verify-zone"))
+            print(f"  serial {s}: dnssec-verify -z: "
+                  f"{re.search(r'KSKs:[^|]*', out['dnssec-verify']).group(0).strip()}; "
+                  f"ldns-verify-zone: {out['ldns-verify-zone']!r}")
+            for name, rtype in ((f"a.ent.{ZONE}", "TXT"), (f"ent.{ZONE}", "A"), (f"txt.{ZONE}", "TXT")):
+                ok, text = delv_ok(c, name, rtype)
+                check(ok, f"delv {name} {rtype} (NSEC3, after the incremental change):\n{text}")
+            print("  NSEC3 incremental: delv validates the new name, its empty non-terminal "
+                  "(NODATA) and the removed name (NXDOMAIN)")
 
 
 if __name__ == "__main__":

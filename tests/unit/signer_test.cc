@@ -189,6 +189,13 @@ ns.sub A 192.0.2.53
 zz TXT "last"
 )";
 
+size_t count_type(const dns::record_store& zone, uint16_t type) {
+    size_t c = 0;
+    for (size_t i = 0; i < zone.size(); ++i)
+        c += zone[i].type == type;
+    return c;
+}
+
 struct fixture {
     signer::signing_policy policy;
     signer::key_set keys;
@@ -288,8 +295,11 @@ TEST(SignerSign, PublishCdsOnlyWhenTheInputHasNone) {
     EXPECT_EQ(cdnskey, 1u);
 }
 
-TEST(SignerSign, IncrementalEqualsFullSigningForEveryKindOfChange) {
+// Incremental signing after each kind of change gives the zone a full signing gives (but
+// for the signatures, which it keeps where it can), and the result validates.
+void incremental_equals_full(bool nsec3) {
     fixture f;
+    f.policy.nsec3 = nsec3;
     auto unsigned_zone = load(base_zone);
     auto signed_zone = signer::sign_full(unsigned_zone, f.ctx(10, t0));
     const std::vector<std::vector<std::string>> steps = {
@@ -316,9 +326,18 @@ TEST(SignerSign, IncrementalEqualsFullSigningForEveryKindOfChange) {
         at += 60;
         auto next_unsigned = edit(unsigned_zone, step, serial, touched);
         signer::incremental_stats st;
-        auto change =
-            signer::sign_incremental(signed_zone, next_unsigned, touched, f.ctx(serial, at), &st);
+        auth::zone_data index(signed_zone, n("example."));
+        auto change = signer::sign_incremental(signed_zone, next_unsigned, touched,
+                                               f.ctx(serial, at), &st, 0, &index);
         ASSERT_TRUE(change) << step[0];
+        if (nsec3) {  // the chain was followed, not rebuilt
+            size_t nsec3_records = 0;
+            for (const auto* list : {&change->removed, &change->added})
+                for (const auto& r : *list)
+                    nsec3_records += r.type == dns::rr_type::NSEC3;
+            EXPECT_LT(nsec3_records, 12u) << step[0];
+            EXPECT_EQ(index.nsec3_count(), count_type(signed_zone, dns::rr_type::NSEC3));
+        }
         EXPECT_LT(st.names, 6u) << step[0];
         auto next_signed = auth::apply(signed_zone, *change);
         auto report = verify(next_signed, at);
@@ -328,6 +347,14 @@ TEST(SignerSign, IncrementalEqualsFullSigningForEveryKindOfChange) {
         signed_zone = std::move(next_signed);
         unsigned_zone = std::move(next_unsigned);
     }
+}
+
+TEST(SignerSign, IncrementalEqualsFullSigningForEveryKindOfChange) {
+    incremental_equals_full(false);
+}
+
+TEST(SignerSign, IncrementalNsec3EqualsFullSigningForEveryKindOfChange) {
+    incremental_equals_full(true);
 }
 
 TEST(SignerSign, IncrementalDeclinesWhatOnlyFullSigningGetsRight) {
@@ -343,10 +370,22 @@ TEST(SignerSign, IncrementalDeclinesWhatOnlyFullSigningGetsRight) {
     auto same = edit(unsigned_zone, {"www A 192.0.2.3"}, 11, touched);
     f.keys.keys.push_back(make_key(key_role::zsk, key_state::active, t0));
     EXPECT_FALSE(signer::sign_incremental(signed_zone, same, touched, f.ctx(11, t0)));
-    // NSEC3 zones are signed in full.
+    // NSEC3: without the served zone's index, with opt-out, or with other parameters than
+    // the served chain's, in full.
     f.keys.keys.pop_back();
     f.policy.nsec3 = true;
-    EXPECT_FALSE(signer::sign_incremental(signed_zone, same, touched, f.ctx(11, t0)));
+    auto signed3 = signer::sign_full(unsigned_zone, f.ctx(10, t0));
+    auth::zone_data index(signed3, n("example."));
+    EXPECT_TRUE(
+        signer::sign_incremental(signed3, same, touched, f.ctx(11, t0), nullptr, 0, &index));
+    EXPECT_FALSE(signer::sign_incremental(signed3, same, touched, f.ctx(11, t0)));
+    f.policy.nsec3_iterations = 1;
+    EXPECT_FALSE(
+        signer::sign_incremental(signed3, same, touched, f.ctx(11, t0), nullptr, 0, &index));
+    f.policy.nsec3_iterations = 0;
+    f.policy.nsec3_opt_out = true;
+    EXPECT_FALSE(
+        signer::sign_incremental(signed3, same, touched, f.ctx(11, t0), nullptr, 0, &index));
 }
 
 TEST(SignerSign, RefreshRemakesOnlyExpiringSignatures) {

@@ -1176,6 +1176,31 @@ void auth_role::recombine(zone_state& z, bool at_start) {
         }
     }
     uint32_t serial = last ? combiner::next_serial(*last, owner_serial) : owner_serial;
+    if (!at_start && z.data && z.combined_from == owner_serial) {
+        // Served from this owner version: only the agent data changed, and all it reaches
+        // is the apex. Combine the apex alone and serve the difference (O(apex)).
+        auto apex_of = [&](const dns::record_store& zone) {
+            dns::record_store apex;
+            auto [first, end] = owner_range(zone, name);
+            for (size_t i = first; i < end; ++i)
+                apex.add(zone[i]);
+            return apex;
+        };
+        dns::record_store apex = combiner::combine(apex_of(*z.owner), z.agent, name, serial);
+        dns::zone_diff change = diff(apex_of(z.data->records()), apex);
+        ++counters_.combines;
+        if (change.empty()) return;
+        auto next = zone_data::next(*z.data, change);
+        record_change(z, change);
+        serve(z, std::move(next), true);
+        log::info("combined", {{"zone", key_of(name)},
+                               {"mode", "apex"},
+                               {"owner_serial", owner_serial},
+                               {"serial", serial},
+                               {"changes", change.removed.size() + change.added.size()},
+                               {"records", z.data->records().size()}});
+        return;
+    }
     dns::record_store combined = combiner::combine(*z.owner, z.agent, name, serial);
     ++counters_.combines;
     if (z.data) {

@@ -142,7 +142,7 @@ awaitable<void> auth_role::resign(std::shared_ptr<zone_state> z,
             auto t0 = std::chrono::steady_clock::now();
             if (changed && base) {
                 out->change = signer::sign_incremental(base->records(), *owner, *changed, ctx,
-                                                       &out->inc, max_names);
+                                                       &out->inc, max_names, base.get());
                 if (out->change) out->data = zone_data::next(*base, *out->change);
             }
             if (!out->change)

@@ -127,6 +127,7 @@ class zone_data {
     // covers `h` unless `h` is itself an NSEC3 owner. nullptr if there is no chain.
     const nsec3_entry* nsec3_cover(const dnssec::nsec3_hash_value& h) const;
     size_t nsec3_count() const { return nsec3_.size(); }
+    std::span<const nsec3_entry> nsec3_entries() const { return nsec3_; }  // by hash
 
     size_t memory_overhead() const;  // index bytes on top of the record_store
 

@@ -1,6 +1,7 @@
 #include "roles/signer/sign.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <stdexcept>
 
@@ -168,10 +169,22 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
                                                const dns::record_store& unsigned_zone,
                                                std::span<const dns::name> changed,
                                                const sign_context& ctx, incremental_stats* stats,
-                                               size_t max_names) {
+                                               size_t max_names,
+                                               const auth::zone_data* signed_index) {
     const auto& policy = *ctx.policy;
     const dns::name& origin = ctx.origin;
-    if (policy.nsec3) return std::nullopt;
+    const bool nsec3 = policy.nsec3;
+    dnssec::nsec3_params chain;  // as sign_full() makes it
+    chain.iterations = policy.nsec3_iterations;
+    chain.salt = policy.nsec3_salt;
+    if (nsec3) {
+        // The NSEC3 chain is followed through the served zone's index of it; opt-out
+        // chains (which skip insecure delegations) and a chain made with other parameters
+        // are signed in full.
+        if (policy.nsec3_opt_out || !signed_index || !signed_index->nsec3()) return std::nullopt;
+        const auto& have = *signed_index->nsec3_param();
+        if (have.iterations != chain.iterations || have.salt != chain.salt) return std::nullopt;
+    }
     std::vector<key> active = ctx.keys->signing_keys();
     if (active.empty()) throw std::runtime_error("no active key");
     auto soa_index = auth::find_soa(signed_zone);
@@ -228,7 +241,7 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
         }
     }
 
-    // Which names enter or leave the NSEC chain.
+    // Which names enter or leave the NSEC chain (NSEC3: below, after the names).
     auto in_new = [&](const dns::name& n) {
         if (occluded.count(n)) return false;
         auto [a, b] = auth::owner_range(unsigned_zone, n);
@@ -237,7 +250,7 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
         return false;
     };
     std::vector<dns::name> added, removed;  // sorted (targets are)
-    for (const auto& x : targets) {
+    for (const auto& x : nsec3 ? std::vector<dns::name>{} : targets) {
         bool was = has_type(signed_zone, x, T::NSEC), is = in_new(x);
         if (is && !was) added.push_back(x);
         if (was && !is) removed.push_back(x);
@@ -293,10 +306,58 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
     const uint32_t expiration = dnssec::rrsig_time(ctx.now + policy.validity);
     const uint32_t keep_until = dnssec::rrsig_time(ctx.now + policy.refresh);
 
+    incremental_stats st;
+    // Signatures for one RRset at `y`: each fitting active key's RRSIG is kept from `old`
+    // when the RRset is `same` as before and the RRSIG does not expire soon, else made.
+    auto sign_rrset = [&](const dns::name& y, uint16_t type, uint32_t ttl,
+                          std::span<const std::span<const uint8_t>> rdata, bool same,
+                          const std::vector<dns::rr>& old, std::vector<dns::rr>& fresh) {
+        bool by_ksk = y == origin && key_set_type(type);
+        for (const auto& k : active) {
+            bool ksk = k.is_sep();
+            const zone_key* zk = ctx.keys->find(k.tag());
+            bool fits = zk ? (by_ksk ? zk->signs_keys() : zk->signs_data()) : (by_ksk ? ksk : !ksk);
+            if (!fits) continue;
+            bool kept = false;
+            if (same) {
+                for (const auto& r : old) {
+                    if (r.type != T::RRSIG || r.rdata.size() < 18 ||
+                        dnssec::rrsig_type_covered(r.rdata) != type ||
+                        r.rdata[2] != k.algorithm() ||
+                        (r.rdata[16] << 8 | r.rdata[17]) != k.tag() ||
+                        rdata_u32(r.rdata, 4) != ttl ||
+                        !dnssec::serial_lt(keep_until, rdata_u32(r.rdata, 8)))
+                        continue;
+                    fresh.push_back(r);
+                    ++st.signatures_kept;
+                    kept = true;
+                    break;
+                }
+            }
+            if (kept) continue;
+            fresh.push_back({y, T::RRSIG, dns::rr_class::IN, ttl,
+                             dnssec::make_rrsig(k, y, type, dns::rr_class::IN, ttl, rdata,
+                                                inception, expiration)});
+            ++st.signatures_new;
+        }
+    };
+    // Only what differs between a name's old and new records goes into the difference.
     dns::zone_diff change;
+    auto add_difference = [&change](std::vector<dns::rr>& old, std::vector<dns::rr>& fresh) {
+        size_t i = 0, j = 0;
+        while (i < old.size() || j < fresh.size()) {
+            if (j == fresh.size() || (i < old.size() && rr_less(old[i], fresh[j]))) {
+                change.removed.push_back(std::move(old[i++]));
+            } else if (i == old.size() || rr_less(fresh[j], old[i])) {
+                change.added.push_back(std::move(fresh[j++]));
+            } else {
+                ++i;
+                ++j;
+            }
+        }
+    };
     change.from_serial = auth::soa_serial(signed_zone[*soa_index].rdata);
     change.to_serial = ctx.serial;
-    incremental_stats st;
     uint32_t denial_ttl = 0;
 
     for (const auto& y : work) {
@@ -324,12 +385,17 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
                 if ((types.empty() || types.back() != r.type) &&
                     (!cut || r.type == T::NS || r.type == T::DS))
                     types.push_back(r.type);
-            types.push_back(T::RRSIG);
-            types.push_back(T::NSEC);
-            std::sort(types.begin(), types.end());
-            dns::rr nsec{y, T::NSEC, dns::rr_class::IN, denial_ttl,
-                         dnssec::nsec_rdata(successor(y), types)};
-            data.push_back(std::move(nsec));
+            if (!nsec3) {
+                types.push_back(T::RRSIG);
+                types.push_back(T::NSEC);
+                std::sort(types.begin(), types.end());
+                dns::rr nsec{y, T::NSEC, dns::rr_class::IN, denial_ttl,
+                             dnssec::nsec_rdata(successor(y), types)};
+                data.push_back(std::move(nsec));
+            } else if (y == origin) {
+                // RFC 5155 §4.1.2: flags zero; TTL 0 as sign_full() publishes it.
+                data.push_back({y, T::NSEC3PARAM, dns::rr_class::IN, 0, chain.to_wire()});
+            }
             std::sort(data.begin(), data.end(), rr_less);
             for (size_t a = 0; a < data.size();) {
                 size_t b = a;
@@ -351,52 +417,171 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
                 bool same = old_set.size() == b - a;
                 for (size_t i = 0; same && i < old_set.size(); ++i)
                     same = rr_same(*old_set[i], data[a + i]);
-                bool by_ksk = y == origin && key_set_type(type);
-                for (const auto& k : active) {
-                    bool ksk = k.is_sep();
-                    const zone_key* zk = ctx.keys->find(k.tag());
-                    bool fits =
-                        zk ? (by_ksk ? zk->signs_keys() : zk->signs_data()) : (by_ksk ? ksk : !ksk);
-                    if (!fits) continue;
-                    bool kept = false;
-                    if (same) {
-                        for (const auto& r : old) {
-                            if (r.type != T::RRSIG || r.rdata.size() < 18 ||
-                                dnssec::rrsig_type_covered(r.rdata) != type ||
-                                r.rdata[2] != k.algorithm() ||
-                                (r.rdata[16] << 8 | r.rdata[17]) != k.tag() ||
-                                rdata_u32(r.rdata, 4) != ttl ||
-                                !dnssec::serial_lt(keep_until, rdata_u32(r.rdata, 8)))
-                                continue;
-                            fresh.push_back(r);
-                            ++st.signatures_kept;
-                            kept = true;
-                            break;
-                        }
-                    }
-                    if (kept) continue;
-                    fresh.push_back({y, T::RRSIG, dns::rr_class::IN, ttl,
-                                     dnssec::make_rrsig(k, y, type, dns::rr_class::IN, ttl, rdata,
-                                                        inception, expiration)});
-                    ++st.signatures_new;
-                }
+                sign_rrset(y, type, ttl, rdata, same, old, fresh);
                 a = b;
             }
             fresh.insert(fresh.end(), std::make_move_iterator(data.begin()),
                          std::make_move_iterator(data.end()));
             std::sort(fresh.begin(), fresh.end(), rr_less);
         }
-        // Only what differs goes into the difference.
-        size_t i = 0, j = 0;
-        while (i < old.size() || j < fresh.size()) {
-            if (j == fresh.size() || (i < old.size() && rr_less(old[i], fresh[j]))) {
-                change.removed.push_back(std::move(old[i++]));
-            } else if (i == old.size() || rr_less(fresh[j], old[i])) {
-                change.added.push_back(std::move(fresh[j++]));
-            } else {
-                ++i;
-                ++j;
+        add_difference(old, fresh);
+    }
+    if (nsec3) {
+        // The NSEC3 chain (RFC 5155 §7.1): every authoritative name and delegation, and the
+        // empty non-terminals above them. A change can add or remove the touched names and
+        // their ancestors (empty non-terminals come and go), change their type bitmaps, and
+        // re-link the chain where hashes come and go: those NSEC3 records are remade, the
+        // rest keep theirs.
+        std::set<dns::name> candidates(targets.begin(), targets.end());
+        for (const auto& x : targets)
+            for (size_t up = 1; up + origin.label_count() < x.label_count(); ++up)
+                candidates.insert(x.parent(up));
+        auto below_cut = [&](const dns::name& y) {
+            for (size_t up = 1; up + origin.label_count() < y.label_count(); ++up)
+                if (has_type(unsigned_zone, y.parent(up), T::NS)) return true;
+            return false;
+        };
+        auto has_data = [&](const dns::name& y) {
+            auto [a, b] = auth::owner_range(unsigned_zone, y);
+            for (size_t i = a; i < b; ++i)
+                if (!generated_type(unsigned_zone[i].type)) return true;
+            return false;
+        };
+        // Data below `y` (the unsigned zone holds nothing generated that matters here: a
+        // descendant with only DNSSEC records is looked past).
+        auto has_descendant = [&](const dns::name& y) {
+            auto [a, b] = auth::owner_range(unsigned_zone, y);
+            (void)a;
+            for (size_t i = b; i < unsigned_zone.size(); ++i) {
+                auto v = unsigned_zone[i];
+                if (!v.owner_name().is_subdomain_of(y)) return false;
+                if (!generated_type(v.type)) return true;
             }
+            return false;
+        };
+        struct link {
+            dnssec::nsec3_hash_value hash;
+            const dns::name* name;
+            bool in;
+        };
+        std::vector<link> links;
+        std::vector<dnssec::nsec3_hash_value> gone, come;
+        for (const auto& y : candidates) {
+            auto h = dnssec::nsec3_hash(y, chain.iterations, chain.salt);
+            bool was = signed_index->nsec3_match(h) != nullptr;
+            bool is = y == origin || (!below_cut(y) && (has_data(y) || has_descendant(y)));
+            links.push_back({h, &y, is});
+            if (was && !is) gone.push_back(h);
+            if (is && !was) come.push_back(h);
+        }
+        std::sort(gone.begin(), gone.end());
+        std::sort(come.begin(), come.end());
+        auto entries = signed_index->nsec3_entries();
+        auto is_gone = [&](const dnssec::nsec3_hash_value& h) {
+            return std::binary_search(gone.begin(), gone.end(), h);
+        };
+        // Neighbours in the new chain: the old chain less `gone`, plus `come`.
+        auto neighbour = [&](const dnssec::nsec3_hash_value& h, bool after) {
+            std::optional<dnssec::nsec3_hash_value> best;
+            auto better = [&](const dnssec::nsec3_hash_value& c) {
+                if (c == h) return;
+                bool side = after ? h < c : c < h;
+                if (!best) {
+                    best = c;
+                    return;
+                }
+                bool best_side = after ? h < *best : *best < h;
+                if (side != best_side) {
+                    if (side) best = c;
+                } else if (after ? c < *best : *best < c) {
+                    best = c;
+                }
+            };
+            // Old chain: walk from h's place, past removed entries, both ways round.
+            if (!entries.empty()) {
+                auto it = std::lower_bound(entries.begin(), entries.end(), h,
+                                           [](const auth::zone_data::nsec3_entry& e,
+                                              const auto& v) { return e.hash < v; });
+                size_t n = entries.size(), at = size_t(it - entries.begin());
+                for (size_t step = 0; step < n; ++step) {
+                    size_t k = after ? (at + step) % n : (at + n - 1 - step) % n;
+                    const auto& c = entries[k].hash;
+                    if (c == h || is_gone(c)) continue;
+                    better(c);
+                    break;
+                }
+            }
+            auto it = std::lower_bound(come.begin(), come.end(), h);
+            if (after) {
+                if (it != come.end() && *it == h) ++it;
+                if (it != come.end())
+                    better(*it);
+                else if (!come.empty())
+                    better(come.front());
+            } else {
+                if (it != come.begin())
+                    better(*(it - 1));
+                else if (!come.empty())
+                    better(come.back());
+            }
+            return best ? *best : h;  // a chain of one links to itself
+        };
+        // What to remake: every candidate in the new chain, and the new predecessor of
+        // every hash that came or went.
+        std::map<dnssec::nsec3_hash_value, const dns::name*> remake;
+        for (const auto& l : links)
+            if (l.in) remake[l.hash] = l.name;
+        for (const auto* list : {&gone, &come})
+            for (const auto& h : *list) {
+                auto p = neighbour(h, false);
+                if (!is_gone(p) && p != h) remake.emplace(p, nullptr);
+            }
+        for (const auto& h : gone) {
+            dns::name owner = dnssec::nsec3_owner(h, origin);
+            std::vector<dns::rr> old = records_at(signed_zone, owner), none;
+            add_difference(old, none);
+        }
+        std::vector<uint16_t> types;
+        for (const auto& [h, y] : remake) {
+            dns::name owner = dnssec::nsec3_owner(h, origin);
+            std::vector<dns::rr> old = records_at(signed_zone, owner);
+            std::sort(old.begin(), old.end(), rr_less);
+            auto next = neighbour(h, true);
+            types.clear();
+            if (y) {
+                // The bitmap as sign_full() writes it: a delegation lists NS and DS (and
+                // RRSIG only with a DS); empty non-terminals list nothing.
+                const bool cut = *y != origin && has_type(unsigned_zone, *y, T::NS);
+                bool ds = false;
+                for (const auto& r : prepared_at(unsigned_zone, *y, ctx)) {
+                    if (cut && r.type != T::NS && r.type != T::DS) continue;
+                    if (r.type == T::DS) ds = true;
+                    if (types.empty() || types.back() != r.type) types.push_back(r.type);
+                }
+                if (*y == origin) types.push_back(T::NSEC3PARAM);
+                if (!types.empty() && (!cut || ds)) types.push_back(T::RRSIG);
+                std::sort(types.begin(), types.end());
+            } else {
+                // Only its next hash changes: the bitmap stays as it was.
+                bool found = false;
+                for (const auto& r : old)
+                    if (r.type == T::NSEC3) {
+                        types = dnssec::nsec3_fields::parse(r.rdata).types;
+                        found = true;
+                    }
+                if (!found) throw std::logic_error("NSEC3 chain lost a link: " + owner.to_text());
+            }
+            dns::rr record{owner, T::NSEC3, dns::rr_class::IN, denial_ttl,
+                           dnssec::nsec3_rdata(chain, false, next, types)};
+            bool same = false;
+            for (const auto& r : old)
+                if (r.type == T::NSEC3) same = rr_same(r, record);
+            std::vector<dns::rr> fresh;
+            std::span<const uint8_t> rdata[1] = {record.rdata};
+            sign_rrset(owner, T::NSEC3, denial_ttl, rdata, same, old, fresh);
+            fresh.push_back(std::move(record));
+            std::sort(fresh.begin(), fresh.end(), rr_less);
+            add_difference(old, fresh);
         }
     }
     // The SOAs first, as an IXFR difference lists them (RFC 1995 §4).

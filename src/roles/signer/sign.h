@@ -17,6 +17,7 @@
 #include "dns/record_store.h"
 #include "dns/zone_diff.h"
 #include "dnssec/zone_signer.h"
+#include "roles/auth/zone_data.h"
 #include "roles/signer/keys.h"
 #include "roles/signer/policy.h"
 
@@ -49,16 +50,16 @@ struct incremental_stats {
 // The difference that turns `signed_zone` (our last signed version) into the signed form of
 // `unsigned_zone`, given the owners the unsigned change touched (`changed`, any order). Only
 // those names and their NSEC predecessors are remade; unchanged RRsets keep their RRSIGs
-// unless they expire within the policy's refresh time. nullopt when the change cannot be
-// done incrementally (NSEC3, a delegation, DNAME or glue touched, a key set change, or a
-// change touching more names than `max_names`, by default a tenth of the zone): sign in
-// full then.
-std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_zone,
-                                               const dns::record_store& unsigned_zone,
-                                               std::span<const dns::name> changed,
-                                               const sign_context& ctx,
-                                               incremental_stats* stats = nullptr,
-                                               size_t max_names = 0);
+// unless they expire within the policy's refresh time. NSEC3 (without opt-out) follows the
+// chain through `signed_index`, the served zone's index of `signed_zone`: the touched
+// names, their ancestors and their new chain neighbours are remade. nullopt when the
+// change cannot be done incrementally (NSEC3 opt-out or no index, a delegation made or
+// removed, a DNAME near, a key set change, or a change touching more names than
+// `max_names`, by default a tenth of the zone): sign in full then.
+std::optional<dns::zone_diff> sign_incremental(
+    const dns::record_store& signed_zone, const dns::record_store& unsigned_zone,
+    std::span<const dns::name> changed, const sign_context& ctx, incremental_stats* stats = nullptr,
+    size_t max_names = 0, const auth::zone_data* signed_index = nullptr);
 
 // Owners with an RRSIG of ours that expires within the policy's refresh time (the names a
 // signature refresh must remake), in canonical order, at most `limit`.
