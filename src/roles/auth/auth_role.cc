@@ -1203,7 +1203,13 @@ void auth_role::recombine(zone_state& z, bool at_start) {
     }
     dns::record_store combined = combiner::combine(*z.owner, z.agent, name, serial);
     ++counters_.combines;
-    if (z.data) {
+    // A version more than twice the size of the served one, or less than half, is a
+    // zone-sized change whatever the diff says (commit() would store it as a new base):
+    // skip building a difference of a million records just to find that out.
+    const bool zone_sized =
+        z.data && std::max(combined.size(), z.data->records().size()) >
+                      2 * std::min(combined.size(), z.data->records().size()) + 200;
+    if (z.data && !zone_sized) {
         dns::zone_diff change = diff(z.data->records(), combined);
         z.combined_from = owner_serial;
         if (change.empty()) return;
