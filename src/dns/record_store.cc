@@ -85,7 +85,9 @@ uint64_t record_store::reserve_room(size_t need) {
 }
 
 uint8_t* record_store::writable(uint64_t& ref) {
-    if ((ref >> 32) >= first_owned_) return at(ref);
+    // In place only in a chunk no other store holds (a copy made of this store shares
+    // even the chunks this one still appends to).
+    if ((ref >> 32) >= first_owned_ && chunks_[ref >> 32].use_count() == 1) return at(ref);
     const uint8_t* src = at(ref);
     size_t n = record_size(src);
     uint64_t copy = reserve_room(n);

@@ -64,6 +64,16 @@ TEST(RecordStoreVersions, SortOfACopyNeverChangesTheOriginal) {
                                                   "a.example.\t300\tIN\tA\t192.0.2.2"}));
 }
 
+TEST(RecordStoreVersions, SortAfterACopyNeverChangesTheCopy) {
+    dns::record_store a;
+    a.add(dns::rr::from_text("a.example. 60 IN A 192.0.2.1"));
+    a.add(dns::rr::from_text("a.example. 300 IN A 192.0.2.2"));
+    dns::record_store copy = a;
+    a.sort();
+    EXPECT_EQ(texts(a)[1], "a.example.\t60\tIN\tA\t192.0.2.2");
+    EXPECT_EQ(texts(copy)[1], "a.example.\t300\tIN\tA\t192.0.2.2");
+}
+
 TEST(RecordStoreVersions, EditLeavesTheBaseAndCompactsWhenMostlyGarbage) {
     std::vector<std::string> lines;
     for (int i = 0; i < 2000; ++i)
