@@ -235,7 +235,7 @@ void auth_role::commit(zone_state& z, dns::record_store records, const dns::zone
     // A change about the size of the zone is stored as a new base, not journalled: IXFR
     // clients get the whole zone (RFC 1995 §4 allows it), which is faster to send and
     // apply than a million deletions and additions, and the journal stays small.
-    if (change && change->removed.size() + change->added.size() > records.size() / 2 + 100) {
+    if (change && zone_sized(*change, records.size())) {
         uint32_t serial = change->to_serial;
         zone_db_->save_full(z.settings.name, records, serial,
                             store::zone_db::journal_mode::truncate);
@@ -831,6 +831,7 @@ awaitable<bool> auth_role::transfer_in(std::shared_ptr<zone_state> z, const net:
         session->sign(wire, now());
     }
     xfr_receiver receiver(s.name, qtype, ours, q.id);
+    receiver.leave_unsorted();  // sorted on pool_ below, not while the loop reads messages
     std::string error;
     auto result = co_await net::transfer(
         ex_, primary, std::move(wire), net::transfer_options{},
@@ -860,17 +861,22 @@ awaitable<bool> auth_role::transfer_in(std::shared_ptr<zone_state> z, const net:
             co_return true;
         case xfr_receiver::kind::axfr: {
             uint32_t serial = receiver.serial();
+            auto axfr_records = std::make_shared<dns::record_store>(receiver.take_zone());
+            auto sort_task = [axfr_records]() -> awaitable<void> {
+                axfr_records->sort();
+                co_return;
+            };
+            co_await asio::co_spawn(pool_->get_executor(), std::move(sort_task), use_awaitable);
+            if (z->removed || stopping_) co_return false;
             if (s.combine || s.sign) {
-                dns::record_store owner_zone = receiver.take_zone();
-                owner_zone_db_->save_full(s.name, owner_zone, serial);
-                set_owner(*z, std::move(owner_zone));
+                owner_zone_db_->save_full(s.name, *axfr_records, serial);
+                set_owner(*z, std::move(*axfr_records));
                 if (s.sign)
                     co_await resign(z, nullptr);
                 else
-                    recombine(*z);
+                    co_await recombine_off_loop(z);
                 break;
             }
-            auto axfr_records = std::make_shared<dns::record_store>(receiver.take_zone());
             zone_db_->save_full(s.name, *axfr_records, serial);
             z->journal.clear();
             if (auto recent = zone_db_->journal_since(s.name, serial))
@@ -1206,10 +1212,10 @@ void auth_role::recombine(zone_state& z, bool at_start) {
     // A version more than twice the size of the served one, or less than half, is a
     // zone-sized change whatever the diff says (commit() would store it as a new base):
     // skip building a difference of a million records just to find that out.
-    const bool zone_sized =
+    const bool size_jump =
         z.data && std::max(combined.size(), z.data->records().size()) >
                       2 * std::min(combined.size(), z.data->records().size()) + 200;
-    if (z.data && !zone_sized) {
+    if (z.data && !size_jump) {
         dns::zone_diff change = diff(z.data->records(), combined);
         z.combined_from = owner_serial;
         if (change.empty()) return;
@@ -1225,6 +1231,65 @@ void auth_role::recombine(zone_state& z, bool at_start) {
                            {"owner_serial", owner_serial},
                            {"serial", serial},
                            {"records", z.data->records().size()}});
+}
+
+awaitable<void> auth_role::recombine_off_loop(std::shared_ptr<zone_state> z) {
+    if (!z->owner || !z->owner_soa) co_return;
+    const auto& name = z->settings.name;
+    const uint32_t owner_serial = soa_field(*z->owner_soa, 0);
+    if (z->data && z->combined_from == owner_serial) {  // agent data only: the apex, cheap
+        recombine(*z);
+        co_return;
+    }
+    std::optional<uint32_t> last =
+        z->data ? std::optional<uint32_t>(z->data->serial()) : zone_db_->serial(name);
+    const uint32_t serial = last ? combiner::next_serial(*last, owner_serial) : owner_serial;
+    struct outcome {
+        dns::record_store combined;
+        std::optional<dns::zone_diff> change;  // none: no served zone, or zone-sized
+        std::shared_ptr<const zone_data> data;
+    };
+    auto owner = z->owner;
+    auto agent = std::make_shared<const combiner::agent_data>(z->agent);
+    auto base = z->data;
+    dns::name origin = name;
+    // Combining, the difference and the index of a large zone take a while: on pool_.
+    auto combine_task = [owner, agent, base, origin,
+                         serial]() -> awaitable<std::shared_ptr<outcome>> {
+        auto out = std::make_shared<outcome>();
+        out->combined = combiner::combine(*owner, *agent, origin, serial);
+        const size_t now_size = out->combined.size();
+        const size_t was_size = base ? base->records().size() : 0;
+        if (base && std::max(now_size, was_size) <= 2 * std::min(now_size, was_size) + 200) {
+            out->change = diff(base->records(), out->combined);
+            if (out->change->empty()) co_return out;
+            if (zone_sized(*out->change, now_size)) out->change.reset();
+        }
+        out->data = std::make_shared<const zone_data>(out->combined, origin);
+        co_return out;
+    };
+    auto out =
+        co_await asio::co_spawn(pool_->get_executor(), std::move(combine_task), use_awaitable);
+    if (z->removed || stopping_) co_return;
+    if (z->data != base || z->owner != owner || !(z->agent == *agent)) {
+        recombine(*z);  // something moved meanwhile: do it again from what is there now
+        co_return;
+    }
+    ++counters_.combines;
+    z->combined_from = owner_serial;
+    if (!out->data) co_return;  // nothing changed
+    if (out->change) {
+        record_change(*z, *out->change);
+    } else {
+        zone_db_->save_full(name, out->combined, serial, store::zone_db::journal_mode::truncate);
+        z->journal.clear();
+    }
+    serve(*z, std::move(out->data), out->change.has_value());
+    log::info("combined", {{"zone", key_of(name)},
+                           {"mode", "full"},
+                           {"owner_serial", owner_serial},
+                           {"serial", serial},
+                           {"records", z->data->records().size()}});
 }
 
 awaitable<void> auth_role::owner_ixfr(std::shared_ptr<zone_state> z,
@@ -1268,7 +1333,7 @@ awaitable<void> auth_role::recombine_change(std::shared_ptr<zone_state> z,
     const auto& name = z->settings.name;
     // Only from the owner version the served zone was combined from.
     if (!z->data || !z->combined_from || *z->combined_from != before) {
-        recombine(*z);
+        co_await recombine_off_loop(z);
         co_return;
     }
     dns::zone_diff owner_change = diffs->size() == 1 ? diffs->front() : condense(*diffs);
@@ -1277,7 +1342,7 @@ awaitable<void> auth_role::recombine_change(std::shared_ptr<zone_state> z,
     auto change = combiner::combine_change(owner_change, *owner_before, z->agent, name,
                                            z->data->soa(), serial);
     if (!change) {  // the HSYNC RRset changed: NS management may have flipped
-        recombine(*z);
+        co_await recombine_off_loop(z);
         co_return;
     }
     auto shared_change = std::make_shared<const dns::zone_diff>(std::move(*change));
@@ -1288,7 +1353,7 @@ awaitable<void> auth_role::recombine_change(std::shared_ptr<zone_state> z,
     auto data = co_await asio::co_spawn(pool_->get_executor(), std::move(data_task), use_awaitable);
     if (z->removed || stopping_) co_return;
     if (z->data != base) {  // an agent UPDATE was combined meanwhile: start from that
-        recombine(*z);
+        co_await recombine_off_loop(z);
         co_return;
     }
     record_change(*z, *shared_change);

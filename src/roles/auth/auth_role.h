@@ -135,6 +135,10 @@ class auth_role final : public roles::role {
     // the next served serial) if it differs from what is served. `at_start`: compare
     // content only, so an unchanged restart keeps its serial.
     void recombine(zone_state& z, bool at_start = false);
+    // recombine() with the whole-zone work (combine, difference, index) on pool_, for
+    // callers on the loop that may wait: an owner AXFR, an owner IXFR that cannot be
+    // followed by its difference.
+    net::awaitable<void> recombine_off_loop(std::shared_ptr<zone_state> z);
     // Combine and sign mode: an IXFR of the upstream zone into the owner's copy (applied on
     // the pool), then the served zone made from it.
     net::awaitable<void> owner_ixfr(std::shared_ptr<zone_state> z,

@@ -626,7 +626,7 @@ void xfr_receiver::record(const dns::rr& in) {
                     fail("SOA with serial " + serial_text(s) +
                          " inside the zone does not match the first SOA (serial " +
                          serial_text(serial_) + ")");
-                zone_.sort();
+                if (sort_) zone_.sort();
                 kind_ = kind::axfr;
                 state_ = state::finished;
                 return;

@@ -156,10 +156,16 @@ class xfr_receiver {
     bool done() const { return kind_ != kind::none; }
     // Throws xfr_error if the stream ended before the final SOA.
     void finish() const;
+    // AXFR: leave the records in arrival order (zone() unsorted); the caller sorts them,
+    // for example off the thread that reads the stream. Default: sorted at the final SOA.
+    void leave_unsorted() { sort_ = false; }
 
     kind result() const { return kind_; }
-    uint32_t serial() const { return serial_; }              // the primary's serial (first SOA)
-    const dns::record_store& zone() const { return zone_; }  // sorted; kind::axfr
+    uint32_t serial() const { return serial_; }  // the primary's serial (first SOA)
+    const dns::record_store& zone() const {
+        return zone_;
+    }  // kind::axfr; sorted unless
+       // leave_unsorted()
     dns::record_store take_zone() { return std::move(zone_); }
     const std::vector<dns::zone_diff>& diffs() const { return diffs_; }  // kind::ixfr
     std::vector<dns::zone_diff> take_diffs() { return std::move(diffs_); }
@@ -181,6 +187,7 @@ class xfr_receiver {
     state state_ = state::first_soa;
     kind kind_ = kind::none;
     bool failed_ = false;
+    bool sort_ = true;
     uint32_t serial_ = 0;
     dns::rr first_soa_;
     dns::record_store zone_;

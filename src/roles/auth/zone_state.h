@@ -47,6 +47,12 @@ struct auth_role::zone_state {
     std::string last_sign;  // "incremental 12 names in 3 ms", for zone show
 };
 
+// A change about the size of the zone (more records removed and added than half of it)
+// is stored as a new base, not journalled (docs/choices.md, "The auth role").
+inline bool zone_sized(const dns::zone_diff& change, size_t records) {
+    return change.removed.size() + change.added.size() > records / 2 + 100;
+}
+
 inline std::string key_of(const dns::name& n) {
     return n.canonical().to_text();
 }
