@@ -178,10 +178,9 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
     chain.iterations = policy.nsec3_iterations;
     chain.salt = policy.nsec3_salt;
     if (nsec3) {
-        // The NSEC3 chain is followed through the served zone's index of it; opt-out
-        // chains (which skip insecure delegations) and a chain made with other parameters
-        // are signed in full.
-        if (policy.nsec3_opt_out || !signed_index || !signed_index->nsec3()) return std::nullopt;
+        // The NSEC3 chain is followed through the served zone's index of it; a chain made
+        // with other parameters is signed in full.
+        if (!signed_index || !signed_index->nsec3()) return std::nullopt;
         const auto& have = *signed_index->nsec3_param();
         if (have.iterations != chain.iterations || have.salt != chain.salt) return std::nullopt;
     }
@@ -447,17 +446,38 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
                 if (!generated_type(unsigned_zone[i].type)) return true;
             return false;
         };
-        // Data below `y` (the unsigned zone holds nothing generated that matters here: a
-        // descendant with only DNSSEC records is looked past).
-        auto has_descendant = [&](const dns::name& y) {
+        // Something below `y` in the chain: authoritative data or, with opt-out, a secure
+        // delegation (an insecure one and all below it are skipped: RFC 5155 §7.1 leaves
+        // out empty non-terminals that lead only to such). Looks at most this many records
+        // below `y`; past that, sign in full.
+        bool too_far = false;
+        auto has_chained_descendant = [&](const dns::name& y) {
             auto [a, b] = auth::owner_range(unsigned_zone, y);
             (void)a;
-            for (size_t i = b; i < unsigned_zone.size(); ++i) {
+            std::optional<dns::name> skip;
+            for (size_t i = b, seen = 0; i < unsigned_zone.size(); ++i) {
+                if (++seen > 10000) {
+                    too_far = true;
+                    return false;
+                }
                 auto v = unsigned_zone[i];
-                if (!v.owner_name().is_subdomain_of(y)) return false;
-                if (!generated_type(v.type)) return true;
+                dns::name below = v.owner_name();
+                if (!below.is_subdomain_of(y)) return false;
+                if ((skip && below.is_subdomain_of(*skip)) || generated_type(v.type)) continue;
+                if (!policy.nsec3_opt_out || !has_type(unsigned_zone, below, T::NS) ||
+                    has_type(unsigned_zone, below, T::DS))
+                    return true;
+                skip = below;
             }
             return false;
+        };
+        auto in_chain = [&](const dns::name& y) {
+            if (y == origin) return true;
+            if (below_cut(y)) return false;
+            if (!has_data(y)) return has_chained_descendant(y);
+            // With opt-out an insecure delegation has no NSEC3 (RFC 5155 §6).
+            return !policy.nsec3_opt_out || !has_type(unsigned_zone, y, T::NS) ||
+                   has_type(unsigned_zone, y, T::DS);
         };
         struct link {
             dnssec::nsec3_hash_value hash;
@@ -469,11 +489,12 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
         for (const auto& y : candidates) {
             auto h = dnssec::nsec3_hash(y, chain.iterations, chain.salt);
             bool was = signed_index->nsec3_match(h) != nullptr;
-            bool is = y == origin || (!below_cut(y) && (has_data(y) || has_descendant(y)));
+            bool is = in_chain(y);
             links.push_back({h, &y, is});
             if (was && !is) gone.push_back(h);
             if (is && !was) come.push_back(h);
         }
+        if (too_far) return std::nullopt;
         std::sort(gone.begin(), gone.end());
         std::sort(come.begin(), come.end());
         auto entries = signed_index->nsec3_entries();
@@ -572,7 +593,7 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
                 if (!found) throw std::logic_error("NSEC3 chain lost a link: " + owner.to_text());
             }
             dns::rr record{owner, T::NSEC3, dns::rr_class::IN, denial_ttl,
-                           dnssec::nsec3_rdata(chain, false, next, types)};
+                           dnssec::nsec3_rdata(chain, policy.nsec3_opt_out, next, types)};
             bool same = false;
             for (const auto& r : old)
                 if (r.type == T::NSEC3) same = rr_same(r, record);

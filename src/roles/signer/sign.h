@@ -50,12 +50,13 @@ struct incremental_stats {
 // The difference that turns `signed_zone` (our last signed version) into the signed form of
 // `unsigned_zone`, given the owners the unsigned change touched (`changed`, any order). Only
 // those names and their NSEC predecessors are remade; unchanged RRsets keep their RRSIGs
-// unless they expire within the policy's refresh time. NSEC3 (without opt-out) follows the
-// chain through `signed_index`, the served zone's index of `signed_zone`: the touched
-// names, their ancestors and their new chain neighbours are remade. nullopt when the
-// change cannot be done incrementally (NSEC3 opt-out or no index, a delegation made or
-// removed, a DNAME near, a key set change, or a change touching more names than
-// `max_names`, by default a tenth of the zone): sign in full then.
+// unless they expire within the policy's refresh time. NSEC3 (with or without opt-out)
+// follows the chain through `signed_index`, the served zone's index of `signed_zone`: the
+// touched names, their ancestors and their new chain neighbours are remade. nullopt when
+// the change cannot be done incrementally (NSEC3 without an index or with other
+// parameters than the served chain, a delegation made or removed, a DNAME near, a key set
+// change, or a change touching more names than `max_names`, by default a tenth of the
+// zone): sign in full then.
 std::optional<dns::zone_diff> sign_incremental(
     const dns::record_store& signed_zone, const dns::record_store& unsigned_zone,
     std::span<const dns::name> changed, const sign_context& ctx, incremental_stats* stats = nullptr,
