@@ -278,6 +278,7 @@ void run_versions(bool nsec3, uint32_t seed) {
         auto next = zone_data::next(*current, change);
         ++serial;
         zone_data fresh(next->records(), origin);
+        EXPECT_EQ(next->index_difference(fresh), "");
         expect_same(*next, fresh, probes);
         // The version the change started from is untouched.
         EXPECT_EQ(texts(current->records()), before);

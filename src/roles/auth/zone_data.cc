@@ -614,4 +614,34 @@ size_t zone_data::memory_overhead() const {
            nsec_nodes_.capacity() * sizeof(uint32_t) + nsec3_.capacity() * sizeof(nsec3_entry);
 }
 
+std::string zone_data::index_difference(const zone_data& other) const {
+    auto at = [](const char* what, size_t i) {
+        return std::string(what) + " " + std::to_string(i);
+    };
+    if (store_.size() != other.store_.size()) return "record count";
+    if (nodes_.size() != other.nodes_.size())
+        return "node count " + std::to_string(nodes_.size()) + " vs " +
+               std::to_string(other.nodes_.size());
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+        const node &a = nodes_[i], &b = other.nodes_[i];
+        if (a.first != b.first || a.end != b.end || a.flags != b.flags ||
+            !same_owner(node_owner(node_id(i)), other.node_owner(node_id(i))))
+            return at("node", i) + " (" + node_name(node_id(i)).to_text() + ")";
+        if (find(node_owner(node_id(i))) != i)
+            return at("name table misses node", i) + " (" + node_name(node_id(i)).to_text() + ")";
+    }
+    if (nsec_nodes_ != other.nsec_nodes_) return "NSEC nodes";
+    if (nsec3_.size() != other.nsec3_.size()) return "NSEC3 entry count";
+    for (size_t i = 0; i < nsec3_.size(); ++i)
+        if (nsec3_[i].hash != other.nsec3_[i].hash ||
+            nsec3_[i].records.first != other.nsec3_[i].records.first ||
+            nsec3_[i].records.end != other.nsec3_[i].records.end)
+            return at("NSEC3 entry", i);
+    if (serial_ != other.serial_ || signed_ != other.signed_ ||
+        nsec3_param_.has_value() != other.nsec3_param_.has_value() ||
+        negative_ttl_ != other.negative_ttl_)
+        return "apex fields";
+    return {};
+}
+
 }  // namespace hsync::auth

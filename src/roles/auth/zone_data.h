@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "dns/error.h"
@@ -130,6 +131,10 @@ class zone_data {
     std::span<const nsec3_entry> nsec3_entries() const { return nsec3_; }  // by hash
 
     size_t memory_overhead() const;  // index bytes on top of the record_store
+
+    // For tests and fuzzing: the first way this index differs from `other`'s, an index of
+    // the same records built another way (next() against the constructor); empty if none.
+    std::string index_difference(const zone_data& other) const;
 
   private:
     // flags bits
