@@ -871,6 +871,9 @@ awaitable<bool> auth_role::transfer_in(std::shared_ptr<zone_state> z, const net:
             if (s.combine || s.sign) {
                 owner_zone_db_->save_full(s.name, *axfr_records, serial);
                 set_owner(*z, std::move(*axfr_records));
+                // A whole new owner copy, perhaps with the serial it had (a forced
+                // transfer): combine all of it, not only the apex.
+                z->combined_from.reset();
                 if (s.sign)
                     co_await resign(z, nullptr);
                 else
