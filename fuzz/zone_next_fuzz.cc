@@ -34,6 +34,7 @@ const std::vector<std::string>& names() {
         // NSEC3-shaped owners (a 32-character base32hex label).
         for (char c : std::string("05afkpuv"))
             out.push_back(std::string(31, c) + "0.example.");
+        out.push_back(std::string(31, 'g') + "0.example.net.");  // outside: never indexed
         return out;
     }();
     return pool;

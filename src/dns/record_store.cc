@@ -1,8 +1,10 @@
 #include "dns/record_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <numeric>
+#include <utility>
 
 namespace hsync::dns {
 namespace {
@@ -70,6 +72,29 @@ record_store& record_store::operator=(const record_store& other) {
     return *this;
 }
 
+record_store::record_store(record_store&& other) noexcept
+    : chunks_(std::move(other.chunks_)),
+      first_owned_(std::exchange(other.first_owned_, 0)),
+      bytes_(std::exchange(other.bytes_, 0)),
+      chunk_bytes_(std::exchange(other.chunk_bytes_, 0)),
+      index_(std::move(other.index_)) {
+    other.chunks_.clear();
+    other.index_.clear();
+}
+
+record_store& record_store::operator=(record_store&& other) noexcept {
+    if (this != &other) {
+        chunks_ = std::move(other.chunks_);
+        first_owned_ = std::exchange(other.first_owned_, 0);
+        bytes_ = std::exchange(other.bytes_, 0);
+        chunk_bytes_ = std::exchange(other.chunk_bytes_, 0);
+        index_ = std::move(other.index_);
+        other.chunks_.clear();
+        other.index_.clear();
+    }
+    return *this;
+}
+
 uint64_t record_store::reserve_room(size_t need) {
     if (chunks_.size() == first_owned_ || chunks_.back()->capacity - chunks_.back()->used < need) {
         size_t size = chunks_.size() == first_owned_
@@ -87,7 +112,12 @@ uint64_t record_store::reserve_room(size_t need) {
 uint8_t* record_store::writable(uint64_t& ref) {
     // In place only in a chunk no other store holds (a copy made of this store shares
     // even the chunks this one still appends to).
-    if ((ref >> 32) >= first_owned_ && chunks_[ref >> 32].use_count() == 1) return at(ref);
+    if ((ref >> 32) >= first_owned_ && chunks_[ref >> 32].use_count() == 1) {
+        // The last other holder may have let go on another thread just now: order its
+        // reads before our write (its count decrement is a release).
+        std::atomic_thread_fence(std::memory_order_acquire);
+        return at(ref);
+    }
     const uint8_t* src = at(ref);
     size_t n = record_size(src);
     uint64_t copy = reserve_room(n);

@@ -39,8 +39,9 @@ class record_store {
     // The copy shares the records; each side appends to storage of its own afterwards.
     record_store(const record_store& other);
     record_store& operator=(const record_store& other);
-    record_store(record_store&&) noexcept = default;
-    record_store& operator=(record_store&&) noexcept = default;
+    // A moved-from store is empty and usable.
+    record_store(record_store&& other) noexcept;
+    record_store& operator=(record_store&& other) noexcept;
 
     // Appends a canonical copy of `record`; `source` is returned with it later.
     void add(const rr& record, uint32_t source = 0);

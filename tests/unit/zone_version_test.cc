@@ -140,7 +140,9 @@ class random_zone {
                 label.push_back(alphabet[pick(rng_) % 4 == 0 ? pick(rng_) % 32 : i % 3]);
             std::string next(32, '0');
             bool other_chain = pick(rng_) < 10;
-            return label + ".example. 300 IN NSEC3 1 0 " + (other_chain ? "5 ab " : "0 - ") + next +
+            // Now and then outside the zone: kept, but never indexed.
+            const char* zone = pick(rng_) < 5 ? ".example.net." : ".example.";
+            return label + zone + " 300 IN NSEC3 1 0 " + (other_chain ? "5 ab " : "0 - ") + next +
                    " A RRSIG";
         }
         std::string name = names_[pick(rng_) % names_.size()];

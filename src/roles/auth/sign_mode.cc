@@ -109,6 +109,9 @@ awaitable<void> auth_role::resign(std::shared_ptr<zone_state> z,
     const auto& s = z->settings;
     const std::string zone = key_of(s.name);
     if (ensure_keys(*z)) changed = nullptr;
+    // The policy changed (reconfigure) and maintenance has not signed it in full yet: an
+    // incremental signing now would mix the old policy's records with the new.
+    if (z->resign_full) changed = nullptr;
     auto keys = std::make_shared<const signer::key_set>(z->keys);
     auto policy = std::make_shared<const signer::signing_policy>(*s.sign);
     uint32_t upstream = soa_field(*z->owner_soa, 0);
@@ -179,6 +182,7 @@ awaitable<void> auth_role::resign(std::shared_ptr<zone_state> z,
         zone_db_->save_full(s.name, result->data->records(), ctx.serial,
                             store::zone_db::journal_mode::truncate);
         z->journal.clear();
+        if (z->settings.sign && *z->settings.sign == *policy) z->resign_full = false;
         ++counters_.signs_full;
         ++z->full_signs;
         counters_.signatures_made += result->full.signatures_new;

@@ -272,7 +272,9 @@ zone_data::zone_data(const zone_data& base, applied_change change)
         std::vector<nsec3_entry> fresh;
         std::vector<bool> drop(base.nsec3_.size(), false);
         for (auto c : owners) {
-            if (dns::name::from_wire(c).label_count() != origin_labels + 1) continue;
+            dns::name owner = dns::name::from_wire(c);
+            if (owner.label_count() != origin_labels + 1 || !owner.is_subdomain_of(origin_))
+                continue;
             nsec3_entry e;
             if (!decode_hash_label(c.subspan(1, c[0]), e.hash)) continue;
             if (auto* hit = base.nsec3_match(e.hash)) drop[hit - base.nsec3_.data()] = true;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "dns/rdata.h"
+#include "dns/text.h"
 #include "dnssec/ds.h"
 #include "dnssec/nsec.h"
 #include "dnssec/rrsig.h"
@@ -214,6 +215,29 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
         n.to_lower();
     std::sort(targets.begin(), targets.end());
     targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
+    // NSEC3 owners among them (a signature refresh lists every owner with RRSIGs that
+    // expire soon, hashed ones too) are not names of the zone: their NSEC3 is remade in
+    // the chain step below, kept apart from the names.
+    std::vector<dnssec::nsec3_hash_value> hashed_targets;
+    if (nsec3)
+        std::erase_if(targets, [&](const dns::name& x) {
+            auto w = x.wire();
+            if (x.label_count() != origin.label_count() + 1 || !x.is_subdomain_of(origin))
+                return false;
+            std::vector<uint8_t> raw;
+            try {
+                dns::parse_base32hex(
+                    std::string_view(reinterpret_cast<const char*>(w.data() + 1), w[0]), raw);
+            } catch (const std::exception&) {
+                return false;
+            }
+            dnssec::nsec3_hash_value h{};
+            if (raw.size() != h.size()) return false;
+            std::copy(raw.begin(), raw.end(), h.begin());
+            if (!signed_index->nsec3_match(h)) return false;
+            hashed_targets.push_back(h);
+            return true;
+        });
     if (max_names == 0) max_names = std::max<size_t>(100, signed_zone.size() / 10);
     if (targets.size() > max_names) return std::nullopt;
 
@@ -552,6 +576,8 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
         std::map<dnssec::nsec3_hash_value, const dns::name*> remake;
         for (const auto& l : links)
             if (l.in) remake[l.hash] = l.name;
+        for (const auto& h : hashed_targets)  // signatures to refresh; link as it is
+            if (!is_gone(h)) remake.emplace(h, nullptr);
         for (const auto* list : {&gone, &come})
             for (const auto& h : *list) {
                 auto p = neighbour(h, false);
