@@ -352,8 +352,10 @@ std::unique_ptr<software_signer> software_signer::from_private_bytes(
     require_supported(alg);
     auto p = std::make_unique<impl>();
     if (is_ecdsa(alg)) {
-        if (priv.size() != ec_size(alg))
-            throw dnssec_error("ECDSA private key must be " + std::to_string(ec_size(alg)) +
+        // A big-endian integer: BIND's key files drop its leading zero octets (OpenSSL's
+        // BN_bn2bin), so a shorter one is the same key.
+        if (priv.empty() || priv.size() > ec_size(alg))
+            throw dnssec_error("ECDSA private key must be at most " + std::to_string(ec_size(alg)) +
                                " octets, not " + std::to_string(priv.size()));
         // Derive the public point Q = d*G (the key file holds only d).
         ec_group_ptr group(EC_GROUP_new_by_curve_name(ec_nid(alg)));

@@ -320,6 +320,16 @@ TEST(DnssecKey, BadPublicKeysAreRefused) {
                  dnssec_error);
     EXPECT_THROW(software_signer::from_private_bytes(15, std::vector<uint8_t>(31, 1)),
                  dnssec_error);
+    EXPECT_THROW(software_signer::from_private_bytes(13, std::vector<uint8_t>(33, 1)),
+                 dnssec_error);
+    EXPECT_THROW(software_signer::from_private_bytes(13, std::vector<uint8_t>{}), dnssec_error);
+    // BIND writes an ECDSA private key without its leading zero octets (1 key in 256 has
+    // one): the shorter integer is the same key.
+    std::vector<uint8_t> padded(32, 0x5a);
+    padded[0] = 0;
+    std::vector<uint8_t> stripped(padded.begin() + 1, padded.end());
+    EXPECT_EQ(software_signer::from_private_bytes(13, stripped)->public_key(),
+              software_signer::from_private_bytes(13, padded)->public_key());
 }
 
 TEST(DnssecDs, CdsCdnskeyAndDelete) {
