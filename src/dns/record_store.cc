@@ -128,28 +128,14 @@ uint8_t* record_store::writable(uint64_t& ref) {
 
 void record_store::add(const rr& record, uint32_t source) {
     auto owner = record.owner.wire();
-    size_t need = 4 + 1 + owner.size() + 10 + record.rdata.size();
-    uint64_t ref = reserve_room(need);
-    index_.push_back(ref);
-    uint8_t* p = at(ref);
-    std::memcpy(p, &source, 4);
-    p[4] = static_cast<uint8_t>(owner.size());
-    p += 5;
-    for (size_t i = 0; i < owner.size(); ++i) {
-        uint8_t c = owner[i];
-        p[i] = c >= 'A' && c <= 'Z' ? static_cast<uint8_t>(c + 32) : c;
-    }
-    p += owner.size();
-    uint16_t rdlength = static_cast<uint16_t>(record.rdata.size());
-    std::memcpy(p, &record.type, 2);
-    std::memcpy(p + 2, &record.rclass, 2);
-    std::memcpy(p + 4, &record.ttl, 4);
-    std::memcpy(p + 8, &rdlength, 2);
-    if (rdlength) {
-        std::memcpy(p + 10, record.rdata.data(), rdlength);
-        rdata_canonicalize(record.type, {p + 10, rdlength});
-    }
-    bytes_ += need;
+    record_view v{owner, record.type, record.rclass, record.ttl, record.rdata, source};
+    add(v);
+    // Canonical form in place: the record was just written to a chunk of our own.
+    uint8_t* p = at(index_.back()) + 5;
+    for (size_t i = 0; i < owner.size(); ++i)
+        if (p[i] >= 'A' && p[i] <= 'Z') p[i] = static_cast<uint8_t>(p[i] + 32);
+    if (!record.rdata.empty())
+        rdata_canonicalize(record.type, {p + owner.size() + 10, record.rdata.size()});
 }
 
 void record_store::add(const record_view& record) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
+
 namespace {
 
 using namespace hsync;
@@ -14,25 +16,8 @@ using auth::apply;
 using auth::condense;
 using auth::diff;
 using auth::journal_error;
-
-dns::record_store store_of(const std::vector<std::string>& lines) {
-    dns::record_store s;
-    for (const auto& l : lines)
-        s.add(dns::rr::from_text(l));
-    s.sort();
-    return s;
-}
-
-// Every record as text (TTL included), in store order.
-std::vector<std::string> texts(const dns::record_store& s) {
-    std::vector<std::string> out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        std::string t;
-        s[i].append_text(t);
-        out.push_back(t);
-    }
-    return out;
-}
+using test::store_of;
+using test::texts;
 
 std::vector<std::string> texts(const std::vector<dns::rr>& v) {
     std::vector<std::string> out;

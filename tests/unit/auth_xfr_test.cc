@@ -9,31 +9,16 @@
 #include <vector>
 
 #include "roles/auth/journal.h"
+#include "test_util.h"
 
 namespace {
 
 using namespace hsync;
+using test::store_of;
+using test::texts;
 namespace t = dns::rr_type;
 using auth::xfr_error;
 using auth::xfr_receiver;
-
-dns::record_store store_of(const std::vector<std::string>& lines) {
-    dns::record_store s;
-    for (const auto& l : lines)
-        s.add(dns::rr::from_text(l));
-    s.sort();
-    return s;
-}
-
-std::vector<std::string> texts(const dns::record_store& s) {
-    std::vector<std::string> out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        std::string x;
-        s[i].append_text(x);
-        out.push_back(x);
-    }
-    return out;
-}
 
 std::string soa(uint32_t serial) {
     return "JAIN.AD.JP. 3600 IN SOA NS.JAIN.AD.JP. mohta.jain.ad.jp. " + std::to_string(serial) +

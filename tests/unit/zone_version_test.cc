@@ -10,29 +10,14 @@
 
 #include "roles/auth/journal.h"
 #include "roles/auth/zone_data.h"
+#include "test_util.h"
 
 namespace {
 
 using namespace hsync;
 using auth::zone_data;
-
-std::vector<std::string> texts(const dns::record_store& s) {
-    std::vector<std::string> out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        std::string t;
-        s[i].append_text(t);
-        out.push_back(t);
-    }
-    return out;
-}
-
-dns::record_store store_of(const std::vector<std::string>& lines) {
-    dns::record_store s;
-    for (const auto& l : lines)
-        s.add(dns::rr::from_text(l));
-    s.sort();
-    return s;
-}
+using test::store_of;
+using test::texts;
 
 TEST(RecordStoreVersions, CopiesShareRecordsButAppendApart) {
     dns::record_store a =

@@ -1212,13 +1212,8 @@ void auth_role::recombine(zone_state& z, bool at_start) {
     }
     dns::record_store combined = combiner::combine(*z.owner, z.agent, name, serial);
     ++counters_.combines;
-    // A version more than twice the size of the served one, or less than half, is a
-    // zone-sized change whatever the diff says (commit() would store it as a new base):
-    // skip building a difference of a million records just to find that out.
-    const bool size_jump =
-        z.data && std::max(combined.size(), z.data->records().size()) >
-                      2 * std::min(combined.size(), z.data->records().size()) + 200;
-    if (z.data && !size_jump) {
+    // A zone-sized change is stored as a new base, without building its difference.
+    if (z.data && !size_jump(combined.size(), z.data->records().size())) {
         dns::zone_diff change = diff(z.data->records(), combined);
         z.combined_from = owner_serial;
         if (change.empty()) return;
@@ -1261,12 +1256,10 @@ awaitable<void> auth_role::recombine_off_loop(std::shared_ptr<zone_state> z) {
                          serial]() -> awaitable<std::shared_ptr<outcome>> {
         auto out = std::make_shared<outcome>();
         out->combined = combiner::combine(*owner, *agent, origin, serial);
-        const size_t now_size = out->combined.size();
-        const size_t was_size = base ? base->records().size() : 0;
-        if (base && std::max(now_size, was_size) <= 2 * std::min(now_size, was_size) + 200) {
+        if (base && !size_jump(out->combined.size(), base->records().size())) {
             out->change = diff(base->records(), out->combined);
             if (out->change->empty()) co_return out;
-            if (zone_sized(*out->change, now_size)) out->change.reset();
+            if (zone_sized(*out->change, out->combined.size())) out->change.reset();
         }
         out->data = std::make_shared<const zone_data>(out->combined, origin);
         co_return out;

@@ -278,19 +278,10 @@ zone_data::zone_data(const zone_data& base, applied_change change)
             nsec3_entry e;
             if (!decode_hash_label(c.subspan(1, c[0]), e.hash)) continue;
             if (auto* hit = base.nsec3_match(e.hash)) drop[hit - base.nsec3_.data()] = true;
-            // The touched owner's records now.
-            uint32_t lo = 0, hi = static_cast<uint32_t>(store_.size());
-            while (lo < hi) {
-                uint32_t mid = lo + (hi - lo) / 2;
-                if (less(store_[mid].owner, c))
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            uint32_t end = lo;
-            while (end < store_.size() && same_owner(store_[end].owner, c))
-                ++end;
-            if (end > lo && nsec3_entry_at({lo, end}, e)) fresh.push_back(e);
+            auto [lo, end] = owner_range(store_, owner);  // the touched owner's records now
+            if (end > lo &&
+                nsec3_entry_at({static_cast<uint32_t>(lo), static_cast<uint32_t>(end)}, e))
+                fresh.push_back(e);
         }
         nsec3_.reserve(base.nsec3_.size() + fresh.size());
         for (size_t k = 0; k < base.nsec3_.size(); ++k) {

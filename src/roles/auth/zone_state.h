@@ -2,6 +2,7 @@
 // sign mode (sign_mode.cc). Private to the auth role: nothing else includes it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
@@ -51,6 +52,12 @@ struct auth_role::zone_state {
 // is stored as a new base, not journalled (docs/choices.md, "The auth role").
 inline bool zone_sized(const dns::zone_diff& change, size_t records) {
     return change.removed.size() + change.added.size() > records / 2 + 100;
+}
+
+// Versions whose sizes differ this much (one more than twice the other) make a zone-sized
+// change whatever the difference holds: no need to compute it.
+inline bool size_jump(size_t a, size_t b) {
+    return std::max(a, b) > 2 * std::min(a, b) + 200;
 }
 
 inline std::string key_of(const dns::name& n) {
