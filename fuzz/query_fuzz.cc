@@ -18,8 +18,8 @@
 #include "dns/zonefile.h"
 #include "dnssec/key.h"
 #include "dnssec/zone_signer.h"
-#include "roles/auth/answer.h"
-#include "roles/auth/zone_data.h"
+#include "zone/answer.h"
+#include "zone/zone_data.h"
 
 namespace {
 
@@ -57,7 +57,7 @@ self        DNAME example.
 _sip._tcp   SRV   0 5 5060 www
 )";
 
-std::array<std::unique_ptr<auth::zone_data>, 4> make_zones() {
+std::array<std::unique_ptr<zone::zone_data>, 4> make_zones() {
     dns::name origin = dns::name::from_text("example.");
     dns::record_store in;
     dns::zone_reader::from_memory(zone_text, origin)
@@ -69,8 +69,8 @@ std::array<std::unique_ptr<auth::zone_data>, 4> make_zones() {
     in.sort();
     std::vector<dnssec::key> keys;
     keys.push_back(dnssec::key::generate(origin, 13, dnssec::key_role::csk));
-    std::array<std::unique_ptr<auth::zone_data>, 4> zones;
-    zones[0] = std::make_unique<auth::zone_data>(in, origin);
+    std::array<std::unique_ptr<zone::zone_data>, 4> zones;
+    zones[0] = std::make_unique<zone::zone_data>(in, origin);
     for (int mode = 1; mode < 4; ++mode) {
         dnssec::sign_options opt;
         opt.nsec3 = mode >= 2;
@@ -79,7 +79,7 @@ std::array<std::unique_ptr<auth::zone_data>, 4> make_zones() {
         dnssec::sign_zone(in, origin, keys, opt,
                           [&](const dns::record_view& v) { out.add(v.to_rr()); });
         out.sort();
-        zones[mode] = std::make_unique<auth::zone_data>(std::move(out), origin);
+        zones[mode] = std::make_unique<zone::zone_data>(std::move(out), origin);
     }
     return zones;
 }
@@ -94,8 +94,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } catch (const dns::wire_error&) {
         return 0;
     }
-    const auth::zone_data* zone = (query.id & 4) ? nullptr : zones[query.id & 3].get();
-    dns::message response = auth::answer(zone, query);
+    const zone::zone_data* zone = (query.id & 4) ? nullptr : zones[query.id & 3].get();
+    dns::message response = zone::answer(zone, query);
     std::vector<uint8_t> wire;
     size_t max = (query.id & 8) ? 512 : dns::max_message_size;
     response.to_wire(wire, max);  // must not throw: every response we make is encodable

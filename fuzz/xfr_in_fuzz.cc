@@ -13,8 +13,8 @@
 
 // Fuzz targets link the DNS core only (fuzz/CMakeLists.txt); the transfer logic depends on
 // nothing else, so its sources are compiled in here.
-#include "roles/auth/journal.h"
-#include "roles/auth/xfr.h"
+#include "zone/journal.h"
+#include "zone/xfr.h"
 
 namespace {
 
@@ -37,10 +37,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint32_t serial = static_cast<uint32_t>(data[1]) << 24 | static_cast<uint32_t>(data[2]) << 16 |
                       static_cast<uint32_t>(data[3]) << 8 | data[4];
     const dns::name zone = dns::name::from_text("example.");
-    auth::xfr_limits limits;
+    zone::xfr_limits limits;
     limits.max_records = 100000;
     limits.max_bytes = size_t{64} << 20;
-    auth::xfr_receiver rx(zone, ixfr ? dns::rr_type::IXFR : dns::rr_type::AXFR,
+    zone::xfr_receiver rx(zone, ixfr ? dns::rr_type::IXFR : dns::rr_type::AXFR,
                           ixfr ? std::optional<uint32_t>(serial) : std::nullopt, std::nullopt,
                           limits);
     size_t pos = 5;
@@ -56,21 +56,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         rx.finish();
     } catch (const dns::wire_error&) {
         return 0;
-    } catch (const auth::xfr_error&) {
+    } catch (const zone::xfr_error&) {
         return 0;
     }
 
-    if (rx.result() == auth::xfr_receiver::kind::ixfr) {
+    if (rx.result() == zone::xfr_receiver::kind::ixfr) {
         try {
-            (void)auth::condense(rx.diffs());
-        } catch (const auth::journal_error&) {
+            (void)zone::condense(rx.diffs());
+        } catch (const zone::journal_error&) {
         }
-    } else if (rx.result() == auth::xfr_receiver::kind::axfr) {
+    } else if (rx.result() == zone::xfr_receiver::kind::axfr) {
         // What we accepted we must be able to serve, and a receiver must accept it again.
         dns::message query;
         query.questions.push_back({zone, dns::rr_type::AXFR, dns::rr_class::IN});
-        auth::xfr_receiver again(zone, dns::rr_type::AXFR);
-        auth::axfr_out(rx.zone(), query, auth::default_xfr_message_size, [&](dns::message&& m) {
+        zone::xfr_receiver again(zone, dns::rr_type::AXFR);
+        zone::axfr_out(rx.zone(), query, zone::default_xfr_message_size, [&](dns::message&& m) {
             std::vector<uint8_t> wire;
             m.to_wire(wire);
             again.feed(dns::message::parse(wire));

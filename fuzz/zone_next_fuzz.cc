@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "roles/auth/journal.h"
-#include "roles/auth/zone_data.h"
+#include "zone/journal.h"
+#include "zone/zone_data.h"
 
 namespace {
 
@@ -96,7 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& [text, r] : present)
         first.add(r);
     first.sort();
-    auto current = std::make_shared<const auth::zone_data>(std::move(first), origin);
+    auto current = std::make_shared<const zone::zone_data>(std::move(first), origin);
 
     std::map<std::string, dns::rr> adds, removes;
     auto commit = [&] {
@@ -119,16 +119,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         put(soa(serial));
         adds.clear();
         removes.clear();
-        std::shared_ptr<const auth::zone_data> next;
+        std::shared_ptr<const zone::zone_data> next;
         try {
-            next = auth::zone_data::next(*current, d);
+            next = zone::zone_data::next(*current, d);
         } catch (const std::exception& e) {
             mismatch(std::string("a valid change was refused: ") + e.what());
         }
-        auth::zone_data fresh(next->records(), origin);
+        zone::zone_data fresh(next->records(), origin);
         if (auto why = next->index_difference(fresh); !why.empty()) mismatch(why);
         if (next->records().size() != present.size()) mismatch("record count");
-        auth::zone_data old_fresh(current->records(), origin);
+        zone::zone_data old_fresh(current->records(), origin);
         if (auto why = current->index_difference(old_fresh); !why.empty())
             mismatch("the base version changed: " + why);
         current = next;

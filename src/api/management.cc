@@ -15,7 +15,7 @@
 #include "api/metrics.h"
 #include "dns/error.h"
 #include "dns/name.h"
-#include "roles/log.h"
+#include "zone/log.h"
 
 namespace hsync::api {
 

@@ -1,6 +1,6 @@
 // EDNS(0) (RFC 6891): the OPT pseudo-RR's fields and its options as typed values.
 //
-// Options hsync reads are typed (the Multi-Signer option of DESIGN.md §4, COOKIE of
+// Options hsync reads are typed (the Multi-Signer option of docs/protocol.md, COOKIE of
 // RFC 7873, PADDING of RFC 7830); every other option is kept verbatim as a
 // generic_option and written back unchanged, in the order received.
 #pragma once
@@ -21,7 +21,7 @@ namespace hsync::dns {
 namespace edns_code {
 inline constexpr uint16_t NSID = 3, CLIENT_SUBNET = 8, EXPIRE = 9, COOKIE = 10, TCP_KEEPALIVE = 11,
                           PADDING = 12, EDE = 15;
-// The Multi-Signer option's default code (DESIGN.md §4: local/experimental range).
+// The Multi-Signer option's default code (docs/protocol.md: local/experimental range).
 inline constexpr uint16_t MULTI_SIGNER_DEFAULT = 65050;
 }  // namespace edns_code
 
@@ -37,7 +37,7 @@ inline constexpr uint8_t HELLO = 1, HEARTBEAT = 2;
 inline constexpr uint8_t PRIVATE_FIRST = 128;
 }  // namespace ms_operation
 
-// TRANSPORT and SYNCHRONIZATION are bit sets. "Bit N" in DESIGN.md §4 means the value
+// TRANSPORT and SYNCHRONIZATION are bit sets. "Bit N" in docs/protocol.md means the value
 // 1 << N counted from the least significant bit, so bit 0 is 0x01 and bit 1 is 0x02.
 namespace ms_transport {
 inline constexpr uint8_t DNS = 0x01;  // bit 0: always set by a sender

@@ -109,7 +109,7 @@ constexpr rcode_name rcode_names[] = {
     {20, "BADNAME"}, {21, "BADALG"},  {22, "BADTRUNC"}, {23, "BADCOOKIE"},
 };
 
-// --- HSYNC field values (DESIGN.md §4) ---
+// --- HSYNC field values (docs/protocol.md) ---
 
 struct enum_token {
     uint8_t value;

@@ -30,7 +30,7 @@ inline constexpr uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, HINFO = 1
                           NSEC3 = 50, NSEC3PARAM = 51, TLSA = 52, CDS = 59, CDNSKEY = 60,
                           CSYNC = 62, ZONEMD = 63, SVCB = 64, HTTPS = 65, TKEY = 249, TSIG = 250,
                           IXFR = 251, AXFR = 252, ANY = 255, URI = 256, CAA = 257;
-// HSYNC's default code (DESIGN.md §4: private use until IANA assigns one); the code in
+// HSYNC's default code (docs/protocol.md: private use until IANA assigns one); the code in
 // force is hsync_code(), which configuration may change at start-up.
 inline constexpr uint16_t HSYNC_DEFAULT = 65290;
 }  // namespace rr_type
@@ -64,7 +64,7 @@ enum class field : uint8_t {
     base64_u16,    // u16 length + octets in base64 (TSIG MAC and other data)
     type_bitmap,   // NSEC/NSEC3/CSYNC type bit maps (RFC 4034 §4.1.2), list of types
     svc_params,    // SVCB/HTTPS SvcParams (RFC 9460), key=value list
-    hsync_state,   // u8: 1 ON, 2 OFF, 128-255 private use (DESIGN.md §4)
+    hsync_state,   // u8: 1 ON, 2 OFF, 128-255 private use (docs/protocol.md)
     hsync_nsmgmt,  // u8: 1 OWNER, 2 AGENT
     hsync_sign,    // u8: 1 YES, 2 NO
 };

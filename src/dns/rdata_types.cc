@@ -6,7 +6,7 @@
 //             ones (RP, AFSDB, RT, SIG, PX, NXT, NAPTR, SRV); newer types never carry
 //             compressed names.
 // lowercase:  RFC 4034 §6.2 with RFC 6840 §5.1 (NSEC names keep their case; RRSIG's and
-//             HSYNC's signer/identity names are lower-cased, DESIGN.md §4).
+//             HSYNC's signer/identity names are lower-cased, docs/protocol.md).
 #include "dns/rdata_registry.h"
 
 namespace hsync::dns {

@@ -26,7 +26,7 @@
 
 namespace hsync::dnssec {
 
-// Default validity: now-300 .. now+300 (DESIGN.md §4: ±300 s).
+// Default validity: now-300 .. now+300 (docs/protocol.md: ±300 s).
 inline constexpr uint32_t sig0_default_window = 300;
 
 // Appends a SIG(0) made with `k` (which must hold its private key; the signer name is its

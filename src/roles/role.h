@@ -1,39 +1,21 @@
 // What every hsyncd role (auth, combiner, signer, agent, parent) offers the daemon and
-// its management API. One process runs one role (DESIGN.md §1).
+// its management API. One process runs one role (docs/architecture.md).
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "zone/status.h"
+
 namespace hsync::roles {
 
-// One zone as `hsyncctl zone list/show` and the API report it.
-struct zone_status {
-    std::string name;
-    std::string kind;                 // "primary", "secondary", ...
-    std::optional<uint32_t> serial;   // what is served now; none if not loaded
-    std::string source;               // file path or primary address
-    std::optional<int64_t> loaded_at; // seconds since the epoch
-    std::optional<int64_t> last_refresh;
-    std::string last_error;           // empty when healthy
-    uint64_t records = 0;
-    std::map<std::string, std::string> details;  // role-specific extras (key -> value)
-};
-
-// Counters for /metrics, Prometheus style: name{labels} -> value.
-struct metric {
-    std::string name;    // e.g. "hsync_queries_total"
-    std::string help;
-    std::string type;    // "counter" or "gauge"
-    std::map<std::string, std::string> labels;
-    double value = 0;
-};
+using zone_status = zone::zone_status;
+using metric = zone::metric;
 
 class role {
-public:
+  public:
     virtual ~role() = default;
     virtual std::string name() const = 0;  // "auth", ...
 

@@ -2,7 +2,7 @@
 // column access, transactions that roll back unless committed, and per-component schema
 // migrations.
 //
-// Durability (DESIGN.md §5: state is written before it is acted on): the connection runs
+// Durability (docs/architecture.md: state is written before it is acted on): the connection runs
 // in WAL mode with synchronous=FULL, so a COMMIT that returned is on disk, and a process
 // killed at any moment leaves the database at its last committed transaction. A busy
 // timeout lets two processes (hsyncd and a maintenance tool) share the file.

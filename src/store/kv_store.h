@@ -1,5 +1,5 @@
 // A small key/value table for roles' state that is not a zone: the combiner's agent data,
-// an agent's process steps and peer relations (DESIGN.md §4, §5: every step is persisted
+// an agent's process steps and peer relations (docs/protocol.md, §5: every step is persisted
 // before it is acted on). Keys live in namespaces (one per role or subsystem); values are
 // bytes (text, JSON or a blob, as the caller likes). Each write is one transaction, or a
 // savepoint inside the caller's transaction when several must change together.

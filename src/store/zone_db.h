@@ -9,12 +9,12 @@
 // change) and now and then a new snapshot (save_full) to keep the replay short.
 //
 // load() returns the base and the pending differences rather than applying them: applying
-// is zone logic (auth::apply in roles/auth/journal.h, above this layer), and keeping it
+// is zone logic (zone::apply in zone/journal.h, above this layer), and keeping it
 // there means one implementation of RFC 1995 semantics, not two.
 //
 // Every write is one transaction (a transaction of the caller's, if one is open, becomes a
 // savepoint in it): after a crash the database holds the last committed state. Callers
-// write a change here before they serve it (DESIGN.md §5).
+// write a change here before they serve it (docs/architecture.md).
 //
 // Storage: the base as chunks of about 1 MiB, each a BLOB of records back to back in a
 // simple wire encoding (owner name uncompressed, type, class, TTL, RDLENGTH, RDATA, as RFC

@@ -1,10 +1,10 @@
-#include "roles/auth/acl.h"
+#include "zone/acl.h"
 
 #include <stdexcept>
 
 #include "dns/name.h"
 
-namespace hsync::auth {
+namespace hsync::zone {
 namespace {
 
 bool in_prefix(const net::asio::ip::address& a, const net::asio::ip::address& network,
@@ -136,4 +136,4 @@ std::string acl::to_text() const {
     return out.empty() ? "none" : out;
 }
 
-}  // namespace hsync::auth
+}  // namespace hsync::zone

@@ -10,7 +10,7 @@
 
 #include "net/asio.h"
 
-namespace hsync::auth {
+namespace hsync::zone {
 
 class acl {
   public:
@@ -38,4 +38,4 @@ class acl {
     std::vector<rule> rules_;
 };
 
-}  // namespace hsync::auth
+}  // namespace hsync::zone

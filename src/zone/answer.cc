@@ -1,10 +1,10 @@
-#include "roles/auth/answer.h"
+#include "zone/answer.h"
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
-namespace hsync::auth {
+namespace hsync::zone {
 namespace {
 
 namespace rr_type = dns::rr_type;
@@ -414,4 +414,4 @@ dns::message answer(const zone_data* zone, const dns::message& query) {
     return r;
 }
 
-}  // namespace hsync::auth
+}  // namespace hsync::zone

@@ -22,9 +22,9 @@
 #include <optional>
 
 #include "dns/message.h"
-#include "roles/auth/zone_data.h"
+#include "zone/zone_data.h"
 
-namespace hsync::auth {
+namespace hsync::zone {
 
 // The UDP payload size we advertise in every OPT we send (the DNS flag day 2020 value).
 inline constexpr uint16_t our_udp_payload_size = 1232;
@@ -51,4 +51,4 @@ std::optional<uint16_t> check_query(const dns::message& query);
 // and NSEC proofs or RFC 5155 §7.2 NSEC3 proofs.
 dns::message answer(const zone_data* zone, const dns::message& query);
 
-}  // namespace hsync::auth
+}  // namespace hsync::zone

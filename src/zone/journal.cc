@@ -1,4 +1,4 @@
-#include "roles/auth/journal.h"
+#include "zone/journal.h"
 
 #include <algorithm>
 #include <cstring>
@@ -7,7 +7,7 @@
 
 #include "dns/rdata.h"
 
-namespace hsync::auth {
+namespace hsync::zone {
 namespace {
 
 int compare_bytes(std::span<const uint8_t> a, std::span<const uint8_t> b) {
@@ -272,4 +272,10 @@ dns::zone_diff condense(std::span<const dns::zone_diff> changes) {
     return out;
 }
 
-}  // namespace hsync::auth
+uint32_t next_serial(uint32_t last_served, uint32_t upstream_serial) {
+    if (dns::serial_lt(last_served, upstream_serial)) return upstream_serial;
+    uint32_t next = last_served + 1;
+    return next == 0 ? 1 : next;
+}
+
+}  // namespace hsync::zone

@@ -23,7 +23,7 @@
 #include "dns/record_store.h"
 #include "dns/zone_diff.h"
 
-namespace hsync::auth {
+namespace hsync::zone {
 
 // A difference that does not fit the zone it is applied to, or a run of differences whose
 // serials do not chain. The text names the record or serial.
@@ -73,4 +73,9 @@ applied_change apply_change(const dns::record_store& base, const dns::zone_diff&
 // from_serial to the last to_serial. An empty span gives an empty diff.
 dns::zone_diff condense(std::span<const dns::zone_diff> changes);
 
-}  // namespace hsync::auth
+// The serial of a version made from an upstream one (RFC 1982 arithmetic): the upstream
+// serial if it is after the last served one, else the last served + 1 (0 skipped, as
+// BIND's "increment"). The combiner's and the signer's serial policy.
+uint32_t next_serial(uint32_t last_served, uint32_t upstream_serial);
+
+}  // namespace hsync::zone

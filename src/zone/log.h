@@ -6,7 +6,7 @@
 // Usage: log::info("zone_loaded", {{"zone", z}, {"serial", s}});
 // Values are quoted when they contain spaces, quotes, '=' or control characters; control
 // characters are escaped, so text from the network can never split or forge a line.
-// Header-only so any layer from roles/ upwards uses it without another library.
+// Header-only so any layer from zone/ upwards uses it without another library.
 #pragma once
 
 #include <concepts>

@@ -1,4 +1,4 @@
-#include "roles/auth/update.h"
+#include "zone/update.h"
 
 #include <algorithm>
 #include <cstring>
@@ -7,9 +7,9 @@
 
 #include "dns/error.h"
 #include "dns/rdata.h"
-#include "roles/auth/journal.h"
+#include "zone/journal.h"
 
-namespace hsync::auth {
+namespace hsync::zone {
 
 namespace {
 // RDATA ordering for sets: octet order, shorter first on a common prefix. (Written out
@@ -372,4 +372,4 @@ update_result apply_update(const dns::record_store& zone, const dns::name& origi
     return result;
 }
 
-}  // namespace hsync::auth
+}  // namespace hsync::zone

@@ -39,7 +39,7 @@
 #include "dns/record_store.h"
 #include "dns/zone_diff.h"
 
-namespace hsync::auth {
+namespace hsync::zone {
 
 struct update_rule {
     // exact: the owner is `name`; subdomain: `name` or below it; wildcard: `name` is a
@@ -79,4 +79,4 @@ update_result apply_update(const dns::record_store& zone, const dns::name& origi
                            const dns::message& update, const update_policy& policy,
                            const std::optional<dns::name>& signer = std::nullopt);
 
-}  // namespace hsync::auth
+}  // namespace hsync::zone

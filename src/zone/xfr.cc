@@ -1,4 +1,4 @@
-#include "roles/auth/xfr.h"
+#include "zone/xfr.h"
 
 #include <algorithm>
 #include <cstring>
@@ -6,9 +6,9 @@
 
 #include "dns/rdata.h"
 #include "dns/wire.h"
-#include "roles/auth/journal.h"
+#include "zone/journal.h"
 
-namespace hsync::auth {
+namespace hsync::zone {
 namespace {
 
 namespace t = dns::rr_type;
@@ -683,4 +683,4 @@ void xfr_receiver::record(const dns::rr& in) {
     fail("records after the final SOA");
 }
 
-}  // namespace hsync::auth
+}  // namespace hsync::zone

@@ -41,7 +41,7 @@
 #include "dns/record_store.h"
 #include "dns/zone_diff.h"
 
-namespace hsync::auth {
+namespace hsync::zone {
 
 inline constexpr size_t default_xfr_message_size = 16384;
 
@@ -195,4 +195,4 @@ class xfr_receiver {
     size_t records_ = 0, bytes_ = 0, messages_ = 0;
 };
 
-}  // namespace hsync::auth
+}  // namespace hsync::zone

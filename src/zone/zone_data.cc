@@ -1,11 +1,11 @@
-#include "roles/auth/zone_data.h"
+#include "zone/zone_data.h"
 
 #include <algorithm>
 #include <bit>
 #include <cstring>
 #include <iterator>
 
-namespace hsync::auth {
+namespace hsync::zone {
 namespace {
 
 namespace rr_type = dns::rr_type;
@@ -637,4 +637,4 @@ std::string zone_data::index_difference(const zone_data& other) const {
     return {};
 }
 
-}  // namespace hsync::auth
+}  // namespace hsync::zone

@@ -30,9 +30,9 @@
 #include "dns/record_store.h"
 #include "dns/rr.h"
 #include "dnssec/nsec.h"
-#include "roles/auth/journal.h"
+#include "zone/journal.h"
 
-namespace hsync::auth {
+namespace hsync::zone {
 
 // A zone that cannot be served (no SOA at the apex, too many records for the index).
 class zone_data_error : public dns::dns_error {
@@ -181,4 +181,4 @@ class zone_data {
     std::vector<nsec3_entry> nsec3_;
 };
 
-}  // namespace hsync::auth
+}  // namespace hsync::zone

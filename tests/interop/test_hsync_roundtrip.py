@@ -2,7 +2,7 @@
 """HSYNC (type 65290) through BIND and Knot and back.
 
 `hsyncctl rr` converts HSYNC records to RFC 3597 form (checked byte for byte against an
-encoder written here from DESIGN.md 4); a zone with those records is served by `named`
+encoder written here from docs/protocol.md); a zone with those records is served by `named`
 and by `knotd` as primary; AXFR with `dig` and `kdig` from each; every TYPE65290 line of
 the transfer is converted back with `hsyncctl rr` and must give the original RDATA and
 the canonical HSYNC presentation; the whole transfer read by `hsyncctl zone print`

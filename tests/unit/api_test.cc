@@ -9,7 +9,7 @@
 
 #include "api/management.h"
 #include "api/metrics.h"
-#include "roles/log.h"
+#include "zone/log.h"
 
 namespace hsync::api {
 namespace {

@@ -1,8 +1,8 @@
-#include "roles/auth/acl.h"
+#include "zone/acl.h"
 
 #include <gtest/gtest.h>
 
-using hsync::auth::acl;
+using hsync::zone::acl;
 namespace ip = hsync::net::asio::ip;
 
 TEST(Acl, FirstMatchDecides) {

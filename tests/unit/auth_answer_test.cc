@@ -14,8 +14,8 @@
 #include "dnssec/nsec.h"
 #include "dnssec/rrsig.h"
 #include "dnssec/zone_signer.h"
-#include "roles/auth/answer.h"
-#include "roles/auth/zone_data.h"
+#include "zone/answer.h"
+#include "zone/zone_data.h"
 
 using namespace hsync;
 using dns::name;
@@ -73,7 +73,7 @@ dns::record_store load(const std::string& text, const name& origin) {
 
 struct test_zone {
     std::vector<dnssec::key> keys;
-    std::unique_ptr<auth::zone_data> zone;
+    std::unique_ptr<zone::zone_data> zone;
 };
 
 test_zone make_zone(int mode /*0 unsigned, 1 NSEC, 2 NSEC3, 3 NSEC3 opt-out*/) {
@@ -81,7 +81,7 @@ test_zone make_zone(int mode /*0 unsigned, 1 NSEC, 2 NSEC3, 3 NSEC3 opt-out*/) {
     name origin = n("example.");
     dns::record_store in = load(zone_text, origin);
     if (mode == 0) {
-        t.zone = std::make_unique<auth::zone_data>(std::move(in), origin);
+        t.zone = std::make_unique<zone::zone_data>(std::move(in), origin);
         return t;
     }
     t.keys.push_back(dnssec::key::generate(origin, 13, dnssec::key_role::csk));
@@ -93,7 +93,7 @@ test_zone make_zone(int mode /*0 unsigned, 1 NSEC, 2 NSEC3, 3 NSEC3 opt-out*/) {
     dnssec::sign_zone(in, origin, t.keys, opt,
                       [&](const dns::record_view& v) { out.add(v.to_rr()); });
     out.sort();
-    t.zone = std::make_unique<auth::zone_data>(std::move(out), origin);
+    t.zone = std::make_unique<zone::zone_data>(std::move(out), origin);
     return t;
 }
 
@@ -243,9 +243,9 @@ TEST(AuthZoneData, IndexesNodesAndEmptyNonTerminals) {
 
 TEST(AuthZoneData, NoSoaIsRefused) {
     EXPECT_THROW(
-        auth::zone_data(load("www.example. 60 IN A 192.0.2.1\n", n("example.")), n("example.")),
-        auth::zone_data_error);
-    EXPECT_THROW(auth::zone_data(dns::record_store(), n("example.")), auth::zone_data_error);
+        zone::zone_data(load("www.example. 60 IN A 192.0.2.1\n", n("example.")), n("example.")),
+        zone::zone_data_error);
+    EXPECT_THROW(zone::zone_data(dns::record_store(), n("example.")), zone::zone_data_error);
 }
 
 TEST(AuthZoneData, SignedIndexes) {
@@ -276,7 +276,7 @@ TEST(AuthZoneData, BuildsManyRecordsQuickly) {
     }
     s.sort();
     auto t0 = std::chrono::steady_clock::now();
-    auth::zone_data z(std::move(s), origin);
+    zone::zone_data z(std::move(s), origin);
     auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
             .count();
@@ -555,7 +555,7 @@ TEST(AuthAnswer, UnsignedCases) {
     for (const auto& c : cases) {
         SCOPED_TRACE(c.label);
         auto q = query(c.qname, c.qtype);
-        auto r = auth::answer(t.zone.get(), q);
+        auto r = zone::answer(t.zone.get(), q);
         EXPECT_TRUE(r.qr);
         EXPECT_EQ(r.id, 4242);
         EXPECT_TRUE(r.rd);
@@ -565,7 +565,7 @@ TEST(AuthAnswer, UnsignedCases) {
         ASSERT_EQ(r.questions.size(), 1u);
         EXPECT_EQ(r.questions[0].qname.to_text(), n(c.qname).to_text());  // case kept
         ASSERT_TRUE(r.opt.has_value());
-        EXPECT_EQ(r.opt->udp_payload_size, auth::our_udp_payload_size);
+        EXPECT_EQ(r.opt->udp_payload_size, zone::our_udp_payload_size);
         EXPECT_EQ(lines(r.answer), sorted(c.answer));
         EXPECT_EQ(lines(r.authority), sorted(c.authority));
         EXPECT_EQ(lines(r.additional), sorted(c.additional));
@@ -577,7 +577,7 @@ TEST(AuthAnswer, UnsignedCases) {
 }
 
 TEST(AuthAnswer, AnyAtApexReturnsEverything) {
-    auto r = auth::answer(zone(0).zone.get(), query("example.", rr_type::ANY));
+    auto r = zone::answer(zone(0).zone.get(), query("example.", rr_type::ANY));
     EXPECT_EQ(count(r.answer, rr_type::SOA), 1u);
     EXPECT_EQ(count(r.answer, rr_type::NS), 2u);
     EXPECT_EQ(count(r.answer, rr_type::MX), 1u);
@@ -588,8 +588,8 @@ TEST(AuthAnswer, DnameTooLongIsYxdomain) {
     std::string text = std::string("$TTL 60\n@ SOA ns hm 1 2 3 4 5\nd DNAME ") +
                        std::string(60, 'a') + "." + std::string(60, 'b') + "." +
                        std::string(60, 'c') + "." + std::string(60, 'd') + ".\n";
-    auth::zone_data z(load(text, n("e.")), n("e."));
-    auto r = auth::answer(&z, query(std::string(60, 'x') + ".d.e.", rr_type::A));
+    zone::zone_data z(load(text, n("e.")), n("e."));
+    auto r = zone::answer(&z, query(std::string(60, 'x') + ".d.e.", rr_type::A));
     EXPECT_EQ(r.rcode, rcode::YXDOMAIN);
     EXPECT_EQ(count(r.answer, rr_type::DNAME), 1u);
     EXPECT_EQ(count(r.answer, rr_type::CNAME), 0u);
@@ -600,7 +600,7 @@ TEST(AuthAnswer, Errors) {
     struct err_case {
         const char* label;
         dns::message q;
-        const auth::zone_data* zone;
+        const zone::zone_data* zone;
         uint16_t rcode;
     };
     auto with = [](dns::message m, auto fn) {
@@ -642,7 +642,7 @@ TEST(AuthAnswer, Errors) {
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.label);
-        auto r = auth::answer(c.zone, c.q);
+        auto r = zone::answer(c.zone, c.q);
         EXPECT_EQ(r.rcode, c.rcode);
         EXPECT_TRUE(r.qr);
         EXPECT_FALSE(r.aa);
@@ -652,14 +652,14 @@ TEST(AuthAnswer, Errors) {
         EXPECT_EQ(r.questions.size(), c.q.questions.size() == 1 ? 1u : 0u);
         ASSERT_TRUE(r.opt.has_value());
         EXPECT_EQ(r.opt->version, 0);
-        EXPECT_EQ(r.opt->udp_payload_size, auth::our_udp_payload_size);
+        EXPECT_EQ(r.opt->udp_payload_size, zone::our_udp_payload_size);
         std::vector<uint8_t> wire;
         r.to_wire(wire);
         auto back = dns::message::parse(wire);
         EXPECT_EQ(back.rcode, c.rcode);
     }
     // Without EDNS there is no OPT in the response.
-    auto r = auth::answer(nullptr, query("www.example.", rr_type::A, false, false));
+    auto r = zone::answer(nullptr, query("www.example.", rr_type::A, false, false));
     EXPECT_FALSE(r.opt.has_value());
     EXPECT_EQ(r.rcode, rcode::REFUSED);
 }
@@ -799,7 +799,7 @@ TEST(AuthAnswerDnssec, NsecCases) {
     const auto& t = zone(1);
     for (const auto& c : cases) {
         SCOPED_TRACE(c.label);
-        auto r = auth::answer(t.zone.get(), query(c.qname, c.qtype, true));
+        auto r = zone::answer(t.zone.get(), query(c.qname, c.qtype, true));
         EXPECT_EQ(r.rcode, c.rcode);
         EXPECT_EQ(r.aa, c.aa);
         ASSERT_TRUE(r.opt.has_value());
@@ -810,16 +810,16 @@ TEST(AuthAnswerDnssec, NsecCases) {
         verify_sigs(r, t);
     }
     // The semantic check agrees with the listed NSECs.
-    auto r = auth::answer(t.zone.get(), query("nope.example.", rr_type::A, true));
+    auto r = zone::answer(t.zone.get(), query("nope.example.", rr_type::A, true));
     EXPECT_TRUE(nsec_covers(r, "nope.example."));
     EXPECT_TRUE(nsec_covers(r, "*.example."));
     // Without DO: no DNSSEC records.
-    r = auth::answer(t.zone.get(), query("www.example.", rr_type::AAAA, false));
+    r = zone::answer(t.zone.get(), query("www.example.", rr_type::AAAA, false));
     EXPECT_EQ(lines(r.authority), L{soa});
-    r = auth::answer(t.zone.get(), query("x.sub.example.", rr_type::A, false));
+    r = zone::answer(t.zone.get(), query("x.sub.example.", rr_type::A, false));
     EXPECT_EQ(count(r.authority, rr_type::DS), 0u);
     // ANY with DO includes the NSEC and every RRSIG.
-    r = auth::answer(t.zone.get(), query("www.example.", rr_type::ANY, true));
+    r = zone::answer(t.zone.get(), query("www.example.", rr_type::ANY, true));
     EXPECT_EQ(
         lines(r.answer),
         sorted({"www.example. 3600 A 192.0.2.3", "www.example. 3600 RRSIG A 2",
@@ -947,7 +947,7 @@ TEST(AuthAnswerDnssec, Nsec3Cases) {
     for (const auto& c : cases) {
         SCOPED_TRACE(c.label);
         const auto& t = zone(c.mode);
-        auto r = auth::answer(t.zone.get(), query(c.qname, c.qtype, true));
+        auto r = zone::answer(t.zone.get(), query(c.qname, c.qtype, true));
         EXPECT_EQ(r.rcode, c.rcode);
         EXPECT_EQ(r.answer.size(), c.answers);
         EXPECT_EQ(count(r.authority, rr_type::NSEC3), c.nsec3s);
@@ -975,11 +975,11 @@ TEST(AuthAnswerDnssec, BrokenNsec3ChainDoesNotCrash) {
     for (size_t i = 0; i < all.size(); ++i)
         if (all[i].type != rr_type::NSEC3) s.add(all[i].to_rr());
     s.sort();
-    auth::zone_data z(std::move(s), n("example."));
+    zone::zone_data z(std::move(s), n("example."));
     EXPECT_TRUE(z.nsec3());
     EXPECT_EQ(z.nsec3_count(), 0u);
     for (const char* q : {"example.", "nope.example.", "x.insecure.example.", "x.wild.example."}) {
-        auto r = auth::answer(&z, query(q, rr_type::AAAA, true));
+        auto r = zone::answer(&z, query(q, rr_type::AAAA, true));
         EXPECT_EQ(count(r.authority, rr_type::NSEC3), 0u) << q;
         EXPECT_EQ(count(r.authority, rr_type::SOA) + count(r.authority, rr_type::NS), 1u) << q;
     }

@@ -1,5 +1,5 @@
 // diff / apply / condense on zone versions: round trips, strictness, RFC 1995 §7's zone.
-#include "roles/auth/journal.h"
+#include "zone/journal.h"
 
 #include <gtest/gtest.h>
 
@@ -12,10 +12,10 @@
 namespace {
 
 using namespace hsync;
-using auth::apply;
-using auth::condense;
-using auth::diff;
-using auth::journal_error;
+using zone::apply;
+using zone::condense;
+using zone::diff;
+using zone::journal_error;
 using test::store_of;
 using test::texts;
 
@@ -52,15 +52,15 @@ dns::record_store gen3() {
 
 TEST(Journal, FindSoaAndOwnerRange) {
     auto z = gen3();
-    auto i = auth::find_soa(z);
+    auto i = zone::find_soa(z);
     ASSERT_TRUE(i.has_value());
     EXPECT_EQ(z[*i].type, dns::rr_type::SOA);
-    EXPECT_EQ(auth::soa_serial(z[*i].rdata), 3u);
-    auto [a, b] = auth::owner_range(z, dns::name::from_text("Jain-BB.jain.ad.jp."));
+    EXPECT_EQ(zone::soa_serial(z[*i].rdata), 3u);
+    auto [a, b] = zone::owner_range(z, dns::name::from_text("Jain-BB.jain.ad.jp."));
     EXPECT_EQ(b - a, 2u);
-    auto [c, d] = auth::owner_range(z, dns::name::from_text("nothing.jain.ad.jp."));
+    auto [c, d] = zone::owner_range(z, dns::name::from_text("nothing.jain.ad.jp."));
     EXPECT_EQ(c, d);
-    EXPECT_FALSE(auth::find_soa(store_of({"a.example. 60 IN A 192.0.2.1"})).has_value());
+    EXPECT_FALSE(zone::find_soa(store_of({"a.example. 60 IN A 192.0.2.1"})).has_value());
 }
 
 TEST(Journal, DiffOfRfc1995Versions) {
@@ -70,9 +70,9 @@ TEST(Journal, DiffOfRfc1995Versions) {
     ASSERT_EQ(d.removed.size(), 2u);
     ASSERT_EQ(d.added.size(), 3u);
     EXPECT_EQ(d.removed[0].type, dns::rr_type::SOA);  // the old SOA leads (RFC 1995 §4)
-    EXPECT_EQ(auth::soa_serial(d.removed[0].rdata), 1u);
+    EXPECT_EQ(zone::soa_serial(d.removed[0].rdata), 1u);
     EXPECT_EQ(d.removed[1].to_text(), "nezu.jain.ad.jp.\t3600\tIN\tA\t133.69.136.5");
-    EXPECT_EQ(auth::soa_serial(d.added[0].rdata), 2u);
+    EXPECT_EQ(zone::soa_serial(d.added[0].rdata), 2u);
     EXPECT_EQ(texts(apply(gen1(), d)), texts(gen2()));
     EXPECT_TRUE(diff(gen2(), gen2()).empty());
 }
@@ -126,10 +126,10 @@ TEST(Journal, CondenseRfc1995Example) {
     // RFC 1995 §7's condensed message: NEZU removed; JAIN-BB .3 and 192.41.197.2 added; the
     // .4 that came and went is gone.
     ASSERT_EQ(c.removed.size(), 2u);
-    EXPECT_EQ(auth::soa_serial(c.removed[0].rdata), 1u);
+    EXPECT_EQ(zone::soa_serial(c.removed[0].rdata), 1u);
     EXPECT_EQ(c.removed[1].to_text(), "nezu.jain.ad.jp.\t3600\tIN\tA\t133.69.136.5");
     ASSERT_EQ(c.added.size(), 3u);
-    EXPECT_EQ(auth::soa_serial(c.added[0].rdata), 3u);
+    EXPECT_EQ(zone::soa_serial(c.added[0].rdata), 3u);
     EXPECT_EQ(c.added[1].to_text(), "jain-bb.jain.ad.jp.\t3600\tIN\tA\t133.69.136.3");
     EXPECT_EQ(c.added[2].to_text(), "jain-bb.jain.ad.jp.\t3600\tIN\tA\t192.41.197.2");
     EXPECT_EQ(texts(apply(gen1(), c)), texts(gen3()));

@@ -1,5 +1,5 @@
 // RFC 2136 UPDATE: each phase and rule as a table of cases, then the policy.
-#include "roles/auth/update.h"
+#include "zone/update.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "roles/auth/journal.h"
+#include "zone/journal.h"
 
 namespace {
 
@@ -74,8 +74,8 @@ dns::message update_msg(const std::vector<std::string>& prereqs,
     return m;
 }
 
-auth::update_policy open_policy() {
-    auth::update_policy p;
+zone::update_policy open_policy() {
+    zone::update_policy p;
     p.allow_any = true;
     return p;
 }
@@ -93,7 +93,7 @@ bool has(const dns::record_store& s, const std::string& line) {
 }
 
 uint32_t serial_of(const dns::record_store& s) {
-    return auth::soa_serial(s[*auth::find_soa(s)].rdata);
+    return zone::soa_serial(s[*zone::find_soa(s)].rdata);
 }
 
 struct rcode_case {
@@ -146,7 +146,7 @@ TEST(Update, Prerequisites) {
     };
     auto zone = base_zone();
     for (const auto& c : cases) {
-        auto r = auth::apply_update(zone, origin, update_msg(c.prereqs, c.updates), open_policy());
+        auto r = zone::apply_update(zone, origin, update_msg(c.prereqs, c.updates), open_policy());
         EXPECT_EQ(r.rcode, c.rcode) << c.what << ": " << r.reason;
         if (r.rcode != rc::NOERROR) {
             EXPECT_TRUE(r.diff.empty()) << c.what;
@@ -158,7 +158,7 @@ TEST(Update, Prerequisites) {
 TEST(Update, ZoneSectionAndPrescan) {
     auto zone = base_zone();
     auto run = [&](dns::message m) {
-        return auth::apply_update(zone, origin, m, open_policy()).rcode;
+        return zone::apply_update(zone, origin, m, open_policy()).rcode;
     };
     dns::message none = update_msg({}, {});
     none.questions.clear();
@@ -194,7 +194,7 @@ TEST(Update, ZoneSectionAndPrescan) {
          rc::FORMERR},
     };
     for (const auto& c : cases) {
-        auto r = auth::apply_update(zone, origin, update_msg(c.prereqs, c.updates), open_policy());
+        auto r = zone::apply_update(zone, origin, update_msg(c.prereqs, c.updates), open_policy());
         EXPECT_EQ(r.rcode, c.rcode) << c.what << ": " << r.reason;
         EXPECT_TRUE(r.diff.empty()) << c.what;
     }
@@ -302,13 +302,13 @@ TEST(Update, Application) {
     auto zone = base_zone();
     for (const auto& c : cases) {
         SCOPED_TRACE(c.what);
-        auto r = auth::apply_update(zone, origin, update_msg({}, c.updates), open_policy());
+        auto r = zone::apply_update(zone, origin, update_msg({}, c.updates), open_policy());
         ASSERT_EQ(r.rcode, rc::NOERROR) << c.what << ": " << r.reason;
         EXPECT_EQ(!r.diff.empty(), c.changes) << c.what;
         if (r.diff.empty()) continue;
         EXPECT_EQ(r.diff.from_serial, 100u) << c.what;
         EXPECT_EQ(r.diff.to_serial, 101u) << c.what;
-        auto after = auth::apply(zone, r.diff);  // throws if the diff does not fit
+        auto after = zone::apply(zone, r.diff);  // throws if the diff does not fit
         EXPECT_EQ(serial_of(after), 101u) << c.what;
         for (const auto& p : c.present)
             EXPECT_TRUE(has(after, p)) << c.what << ": missing " << p;
@@ -322,7 +322,7 @@ TEST(Update, Application) {
 TEST(Update, SoaSerial) {
     auto zone = base_zone();
     auto run = [&](const dns::record_store& z, std::vector<std::string> updates) {
-        auto r = auth::apply_update(z, origin, update_msg({}, updates), open_policy());
+        auto r = zone::apply_update(z, origin, update_msg({}, updates), open_policy());
         EXPECT_EQ(r.rcode, rc::NOERROR) << r.reason;
         return r;
     };
@@ -330,7 +330,7 @@ TEST(Update, SoaSerial) {
     auto r = run(zone, {"example. 600 IN SOA ns1.example. admin.example. 200 1800 600 86400 60",
                         "new.example. 300 IN A 192.0.2.50"});
     EXPECT_EQ(r.diff.to_serial, 200u);
-    auto after = auth::apply(zone, r.diff);
+    auto after = zone::apply(zone, r.diff);
     EXPECT_TRUE(
         has(after, "example. 600 IN SOA ns1.example. admin.example. 200 1800 600 86400 60"));
     // Just the SOA is a change too.
@@ -347,7 +347,7 @@ TEST(Update, SoaSerial) {
     r = run(top, {"new.example. 300 IN A 192.0.2.50"});
     EXPECT_EQ(r.diff.from_serial, 4294967295u);
     EXPECT_EQ(r.diff.to_serial, 1u);
-    EXPECT_EQ(serial_of(auth::apply(top, r.diff)), 1u);
+    EXPECT_EQ(serial_of(zone::apply(top, r.diff)), 1u);
     // The diff is an IXFR sequence: SOAs lead both lists.
     EXPECT_EQ(r.diff.removed.at(0).type, t::SOA);
     EXPECT_EQ(r.diff.added.at(0).type, t::SOA);
@@ -358,16 +358,16 @@ TEST(Update, Policy) {
     auto zone = base_zone();
     dns::name k1 = dns::name::from_text("k1.");
     dns::name k2 = dns::name::from_text("k2.");
-    auth::update_policy p;
+    zone::update_policy p;
     p.rules.push_back({k1,
-                       auth::update_rule::match_kind::subdomain,
+                       zone::update_rule::match_kind::subdomain,
                        dns::name::from_text("www.example."),
                        {t::A, t::AAAA}});
     p.rules.push_back(
-        {k1, auth::update_rule::match_kind::wildcard, dns::name::from_text("*.dyn.example."), {}});
-    // An agent of DESIGN.md §4: apex DNSKEY, CDS, CDNSKEY, CSYNC and NS only.
+        {k1, zone::update_rule::match_kind::wildcard, dns::name::from_text("*.dyn.example."), {}});
+    // An agent of docs/protocol.md: apex DNSKEY, CDS, CDNSKEY, CSYNC and NS only.
     p.rules.push_back({k2,
-                       auth::update_rule::match_kind::exact,
+                       zone::update_rule::match_kind::exact,
                        origin,
                        {t::DNSKEY, t::CDS, t::CDNSKEY, t::CSYNC, t::NS}});
     struct policy_case {
@@ -398,15 +398,15 @@ TEST(Update, Policy) {
         {"delete RR of another type", k2, {"example. 0 NONE TXT \"apex\""}, rc::REFUSED},
     };
     for (const auto& c : cases) {
-        auto r = auth::apply_update(zone, origin, update_msg({}, c.updates), p, c.key);
+        auto r = zone::apply_update(zone, origin, update_msg({}, c.updates), p, c.key);
         EXPECT_EQ(r.rcode, c.rcode) << c.what << ": " << r.reason;
         if (r.rcode != rc::NOERROR) {
             EXPECT_TRUE(r.diff.empty()) << c.what;
         }
     }
     // No rules and no allow_any: nothing is allowed.
-    EXPECT_EQ(auth::apply_update(zone, origin, update_msg({}, {"www.example. 300 IN A 192.0.2.12"}),
-                                 auth::update_policy{}, k1)
+    EXPECT_EQ(zone::apply_update(zone, origin, update_msg({}, {"www.example. 300 IN A 192.0.2.12"}),
+                                 zone::update_policy{}, k1)
                   .rcode,
               rc::REFUSED);
     // Too many update records.
@@ -414,9 +414,9 @@ TEST(Update, Policy) {
     small.max_records = 2;
     auto three = update_msg({}, {"a.example. 300 IN A 192.0.2.1", "b.example. 300 IN A 192.0.2.1",
                                  "c.example. 300 IN A 192.0.2.1"});
-    EXPECT_EQ(auth::apply_update(zone, origin, three, small).rcode, rc::REFUSED);
+    EXPECT_EQ(zone::apply_update(zone, origin, three, small).rcode, rc::REFUSED);
     small.max_records = 3;
-    EXPECT_EQ(auth::apply_update(zone, origin, three, small).rcode, rc::NOERROR);
+    EXPECT_EQ(zone::apply_update(zone, origin, three, small).rcode, rc::NOERROR);
 }
 
 // The update touches only the names it names: the diff of a small update to a large zone
@@ -429,7 +429,7 @@ TEST(Update, LargeZoneSmallChange) {
     for (int i = 0; i < 50000; ++i)
         z.add(dns::rr::from_text("h" + std::to_string(i) + ".example. 300 IN A 192.0.2.1"));
     z.sort();
-    auto r = auth::apply_update(
+    auto r = zone::apply_update(
         z, origin,
         update_msg({"h123.example. 0 ANY A -"},
                    {"h123.example. 0 ANY A -", "h123.example. 300 IN A 192.0.2.2",
@@ -438,7 +438,7 @@ TEST(Update, LargeZoneSmallChange) {
     ASSERT_EQ(r.rcode, rc::NOERROR) << r.reason;
     EXPECT_EQ(r.diff.removed.size(), 2u);  // SOA 7, h123 A .1
     EXPECT_EQ(r.diff.added.size(), 3u);    // SOA 8, h123 A .2, n TXT
-    auto after = auth::apply(z, r.diff);
+    auto after = zone::apply(z, r.diff);
     EXPECT_EQ(after.size(), z.size() + 1);
     EXPECT_EQ(serial_of(after), 8u);
 }

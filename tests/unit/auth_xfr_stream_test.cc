@@ -10,14 +10,14 @@
 #include <vector>
 
 #include "dnssec/tsig.h"
-#include "roles/auth/journal.h"
-#include "roles/auth/xfr.h"
+#include "zone/journal.h"
+#include "zone/xfr.h"
 
 namespace {
 
 using namespace hsync;
 namespace t = dns::rr_type;
-using auth::xfr_receiver;
+using zone::xfr_receiver;
 
 dns::rr R(const std::string& text) {
     return dns::rr::from_text(text);
@@ -67,7 +67,7 @@ dns::message query(uint16_t qtype, const std::string& zone) {
     return q;
 }
 
-std::vector<std::vector<uint8_t>> drain(auth::xfr_stream s) {
+std::vector<std::vector<uint8_t>> drain(zone::xfr_stream s) {
     std::vector<std::vector<uint8_t>> out;
     std::vector<uint8_t> w;
     while (s.next(w)) {
@@ -125,14 +125,14 @@ void check_transfer(const std::vector<std::vector<uint8_t>>& msgs, const dns::re
             << "message " << i << " of " << msgs.size() << " closed early";
     EXPECT_EQ(parsed.front().answer.front().type, t::SOA);
     EXPECT_EQ(parsed.back().answer.back().type, t::SOA);
-    std::string soa = text_of(zone[*auth::find_soa(zone)].to_rr());
+    std::string soa = text_of(zone[*zone::find_soa(zone)].to_rr());
     ASSERT_EQ(seen.size(), zone.size());
     for (size_t i = 0; i < zone.size(); ++i) {
         std::string x = text_of(zone[i].to_rr());
         EXPECT_EQ(seen[x], x == soa ? 2 : 1) << x;  // every record exactly once, SOA twice
     }
     // And a receiver takes it as the zone.
-    xfr_receiver rx(zone[*auth::find_soa(zone)].owner_name(), qtype, std::nullopt, 0xBEEF);
+    xfr_receiver rx(zone[*zone::find_soa(zone)].owner_name(), qtype, std::nullopt, 0xBEEF);
     for (const auto& m : parsed)
         rx.feed(m);
     rx.finish();
@@ -144,9 +144,9 @@ TEST(XfrStream, EveryRecordOnceAtEveryMessageSize) {
     for (const std::string origin : {"example.", "."}) {
         auto zone = mixed_zone(origin, 600);
         for (size_t limit : {size_t{512}, size_t{1500}, size_t{4096},
-                             auth::default_xfr_message_size, size_t{65535}}) {
+                             zone::default_xfr_message_size, size_t{65535}}) {
             SCOPED_TRACE(origin + " limit " + std::to_string(limit));
-            auto msgs = drain(auth::axfr_stream(zone, query(t::AXFR, origin), limit));
+            auto msgs = drain(zone::axfr_stream(zone, query(t::AXFR, origin), limit));
             check_transfer(msgs, zone, limit, t::AXFR);
             if (limit < 65535) {
                 EXPECT_GT(msgs.size(), 1u);
@@ -162,7 +162,7 @@ TEST(XfrStream, EveryRecordOnceAtEveryMessageSize) {
 TEST(XfrStream, CompressionAsGoodAsAFullDictionary) {
     auto zone = mixed_zone("example.", 2000);
     auto msgs =
-        drain(auth::axfr_stream(zone, query(t::AXFR, "example."), auth::default_xfr_message_size));
+        drain(zone::axfr_stream(zone, query(t::AXFR, "example."), zone::default_xfr_message_size));
     size_t ours = 0, dictionary = 0, uncompressed = 0;
     for (const auto& w : msgs) {
         dns::message m = dns::message::parse(w);
@@ -179,7 +179,7 @@ TEST(XfrStream, CompressionAsGoodAsAFullDictionary) {
 
     // RDATA names of the RFC 1035 types are compressed, SRV's never (RFC 3597 §4): look
     // at one message's raw RDLENGTHs through a record we know.
-    auto one = auth::axfr_stream(zone, query(t::AXFR, "example."), 65535);
+    auto one = zone::axfr_stream(zone, query(t::AXFR, "example."), 65535);
     std::vector<uint8_t> w;
     one.next(w);
     dns::message m = dns::message::parse(w);
@@ -218,7 +218,7 @@ TEST(XfrStream, LongMessagesKeepPointersBelow0x4000) {
         z.add(R(h + " 60 IN MX 5 " + h));
     }
     z.sort();
-    auto msgs = drain(auth::axfr_stream(z, query(t::AXFR, "example."), 65535));
+    auto msgs = drain(zone::axfr_stream(z, query(t::AXFR, "example."), 65535));
     check_transfer(msgs, z, 65535, t::AXFR);
     EXPECT_GT(msgs[0].size(), 0x4000u);
 }
@@ -226,7 +226,7 @@ TEST(XfrStream, LongMessagesKeepPointersBelow0x4000) {
 // The first message exists before the rest of the zone is touched.
 TEST(XfrStream, MakesOneMessageAtATime) {
     auto zone = mixed_zone("example.", 3000);
-    auto s = auth::axfr_stream(zone, query(t::AXFR, "example."), 4096);
+    auto s = zone::axfr_stream(zone, query(t::AXFR, "example."), 4096);
     std::vector<uint8_t> w;
     ASSERT_TRUE(s.next(w));
     EXPECT_EQ(s.messages(), 1u);
@@ -253,7 +253,7 @@ TEST(XfrStream, OversizedRecordGoesAlone) {
     for (int i = 0; i < 30; ++i)
         z.add(R("c" + std::to_string(i) + ".example. 60 IN A 192.0.2.7"));
     z.sort();
-    auto msgs = drain(auth::axfr_stream(z, query(t::AXFR, "example."), 512));
+    auto msgs = drain(zone::axfr_stream(z, query(t::AXFR, "example."), 512));
     check_transfer(msgs, z, 512, t::AXFR);
     size_t alone = 0;
     for (const auto& w : msgs)
@@ -272,11 +272,11 @@ TEST(XfrStream, OversizedRecordGoesAlone) {
     r.rdata.assign(65530, 0xAB);
     huge.add(r);
     huge.sort();
-    auto s = auth::axfr_stream(huge, query(t::AXFR, "example."), 16384);
+    auto s = zone::axfr_stream(huge, query(t::AXFR, "example."), 16384);
     std::vector<uint8_t> w;
     ASSERT_TRUE(s.next(w));  // the SOA
     w.clear();
-    EXPECT_THROW(s.next(w), auth::xfr_error);
+    EXPECT_THROW(s.next(w), zone::xfr_error);
 }
 
 TEST(XfrStream, TsigSignsEveryMessage) {
@@ -295,7 +295,7 @@ TEST(XfrStream, TsigSignsEveryMessage) {
 
     auto server = dnssec::tsig_session::responder(verified);
     size_t budget = 4096 - (64 + 2 * dns::max_name_length);  // as the server leaves room
-    auto s = auth::axfr_stream(zone, parsed, budget);
+    auto s = zone::axfr_stream(zone, parsed, budget);
     std::vector<std::vector<uint8_t>> msgs;
     std::vector<uint8_t> w;
     while (s.next(w)) {
@@ -342,19 +342,19 @@ TEST(XfrStream, IxfrIncrementalAndFallback) {
     dns::zone_diff d;
     d.from_serial = 7;
     d.to_serial = 8;
-    d.removed.push_back(before[*auth::find_soa(before)].to_rr());
+    d.removed.push_back(before[*zone::find_soa(before)].to_rr());
     dns::rr soa8 = d.removed[0];
-    auth::set_soa_serial(soa8.rdata, 8);
+    zone::set_soa_serial(soa8.rdata, 8);
     d.added.push_back(soa8);
     d.added.push_back(R("New.Example. 60 IN A 192.0.2.9"));
     d.added.push_back(R("new.example. 60 IN AAAA 2001:db8::9"));
     d.added.push_back(R("Other.New.Example. 60 IN CNAME New.Example."));
-    auto after = auth::apply(before, d);
+    auto after = zone::apply(before, d);
     std::vector<dns::zone_diff> journal = {d};
 
     dns::message q = query(t::IXFR, "example.");
     q.authority.push_back(d.removed[0]);
-    auto msgs = drain(auth::ixfr_stream(after, journal, q, 65535, false));
+    auto msgs = drain(zone::ixfr_stream(after, journal, q, 65535, false));
     ASSERT_EQ(msgs.size(), 1u);
     auto m = dns::message::parse(msgs[0]);
     ASSERT_EQ(m.answer.size(), 7u);
@@ -368,24 +368,24 @@ TEST(XfrStream, IxfrIncrementalAndFallback) {
     // The client's serial is unknown to the journal: the zone in AXFR form, several messages.
     dns::message old = query(t::IXFR, "example.");
     dns::rr soa5 = d.removed[0];
-    auth::set_soa_serial(soa5.rdata, 5);
+    zone::set_soa_serial(soa5.rdata, 5);
     old.authority.push_back(soa5);
-    auto s = auth::ixfr_stream(after, journal, old, 2048, false);
+    auto s = zone::ixfr_stream(after, journal, old, 2048, false);
     auto full = drain(std::move(s));
     check_transfer(full, after, 2048, t::IXFR);
 
     // Over UDP that does not fit: the SOA alone (go to TCP); the difference does fit.
-    auto udp = drain(auth::ixfr_stream(after, journal, old, 1232, true));
+    auto udp = drain(zone::ixfr_stream(after, journal, old, 1232, true));
     ASSERT_EQ(udp.size(), 1u);
     EXPECT_EQ(dns::message::parse(udp[0]).answer.size(), 1u);
-    udp = drain(auth::ixfr_stream(after, journal, q, 1232, true));
+    udp = drain(zone::ixfr_stream(after, journal, q, 1232, true));
     ASSERT_EQ(udp.size(), 1u);
     EXPECT_EQ(dns::message::parse(udp[0]).answer.size(), 7u);
 }
 
 TEST(XfrStream, ErrorsAreOneMessage) {
     auto zone = mixed_zone("example.", 10);
-    auto s = auth::axfr_stream(zone, query(t::AXFR, "other."), 16384);
+    auto s = zone::axfr_stream(zone, query(t::AXFR, "other."), 16384);
     EXPECT_EQ(s.rcode(), dns::rcode::NOTAUTH);
     auto msgs = drain(std::move(s));
     ASSERT_EQ(msgs.size(), 1u);
@@ -393,9 +393,9 @@ TEST(XfrStream, ErrorsAreOneMessage) {
     EXPECT_EQ(m.rcode, dns::rcode::NOTAUTH);
     EXPECT_EQ(m.id, 0xBEEF);
     EXPECT_TRUE(m.answer.empty());
-    auto empty = auth::axfr_stream(dns::record_store(), query(t::AXFR, "example."), 16384);
+    auto empty = zone::axfr_stream(dns::record_store(), query(t::AXFR, "example."), 16384);
     EXPECT_EQ(empty.rcode(), dns::rcode::SERVFAIL);
-    auto noserial = auth::ixfr_stream(zone, {}, query(t::IXFR, "example."), 16384, false);
+    auto noserial = zone::ixfr_stream(zone, {}, query(t::IXFR, "example."), 16384, false);
     EXPECT_EQ(noserial.rcode(), dns::rcode::FORMERR);
 }
 

@@ -1,6 +1,6 @@
 // AXFR/IXFR out and in: RFC 1995 §7's example both ways, AXFR packing, and transfer
 // streams the receiver must refuse.
-#include "roles/auth/xfr.h"
+#include "zone/xfr.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "roles/auth/journal.h"
+#include "zone/journal.h"
 #include "test_util.h"
 
 namespace {
@@ -17,8 +17,8 @@ using namespace hsync;
 using test::store_of;
 using test::texts;
 namespace t = dns::rr_type;
-using auth::xfr_error;
-using auth::xfr_receiver;
+using zone::xfr_error;
+using zone::xfr_receiver;
 
 std::string soa(uint32_t serial) {
     return "JAIN.AD.JP. 3600 IN SOA NS.JAIN.AD.JP. mohta.jain.ad.jp. " + std::to_string(serial) +
@@ -61,7 +61,7 @@ dns::message response(const std::vector<std::string>& answer, uint16_t qtype = t
     return m;
 }
 
-std::vector<dns::message> collect(const std::function<void(const auth::emit_fn&)>& run) {
+std::vector<dns::message> collect(const std::function<void(const zone::emit_fn&)>& run) {
     std::vector<dns::message> out;
     run([&](dns::message&& m) { out.push_back(std::move(m)); });
     return out;
@@ -80,7 +80,7 @@ void expect_answer(const dns::message& m, const std::vector<std::string>& lines)
 }
 
 std::vector<dns::zone_diff> rfc_journal() {
-    return {auth::diff(gen1(), gen2()), auth::diff(gen2(), gen3())};
+    return {zone::diff(gen1(), gen2()), zone::diff(gen2(), gen3())};
 }
 
 // Round trip through the wire, as a transfer really goes.
@@ -93,8 +93,8 @@ dns::message over_wire(const dns::message& m, size_t limit = dns::max_message_si
 
 TEST(Xfr, Rfc1995ExampleOut) {
     auto journal = rfc_journal();
-    auto msgs = collect([&](const auth::emit_fn& e) {
-        auth::ixfr_out(gen3(), journal, xfr_query(t::IXFR, "JAIN.AD.JP.", 1), 65535, false, e);
+    auto msgs = collect([&](const zone::emit_fn& e) {
+        zone::ixfr_out(gen3(), journal, xfr_query(t::IXFR, "JAIN.AD.JP.", 1), 65535, false, e);
     });
     ASSERT_EQ(msgs.size(), 1u);
     EXPECT_EQ(msgs[0].id, 4242);
@@ -106,16 +106,16 @@ TEST(Xfr, Rfc1995ExampleOut) {
     expect_answer(msgs[0], {soa(3), soa(1), nezu, soa(3), bb3, bb192, soa(3)});
 
     // From serial 2: one difference.
-    msgs = collect([&](const auth::emit_fn& e) {
-        auth::ixfr_out(gen3(), journal, xfr_query(t::IXFR, "jain.ad.jp.", 2), 65535, false, e);
+    msgs = collect([&](const zone::emit_fn& e) {
+        zone::ixfr_out(gen3(), journal, xfr_query(t::IXFR, "jain.ad.jp.", 2), 65535, false, e);
     });
     ASSERT_EQ(msgs.size(), 1u);
     expect_answer(msgs[0], {soa(3), soa(2), bb4, soa(3), bb3, soa(3)});
 
     // Up to date (or newer): the SOA alone (RFC 1995 §7's last example).
     for (uint32_t client : {3u, 4u}) {
-        msgs = collect([&](const auth::emit_fn& e) {
-            auth::ixfr_out(gen3(), journal, xfr_query(t::IXFR, "JAIN.AD.JP.", client), 65535, false,
+        msgs = collect([&](const zone::emit_fn& e) {
+            zone::ixfr_out(gen3(), journal, xfr_query(t::IXFR, "JAIN.AD.JP.", client), 65535, false,
                            e);
         });
         ASSERT_EQ(msgs.size(), 1u);
@@ -123,8 +123,8 @@ TEST(Xfr, Rfc1995ExampleOut) {
     }
 
     // A serial the journal does not reach: the full zone, AXFR style.
-    msgs = collect([&](const auth::emit_fn& e) {
-        auth::ixfr_out(gen3(), std::span(journal).subspan(1), xfr_query(t::IXFR, "JAIN.AD.JP.", 1),
+    msgs = collect([&](const zone::emit_fn& e) {
+        zone::ixfr_out(gen3(), std::span(journal).subspan(1), xfr_query(t::IXFR, "JAIN.AD.JP.", 1),
                        65535, false, e);
     });
     ASSERT_EQ(msgs.size(), 1u);
@@ -132,18 +132,18 @@ TEST(Xfr, Rfc1995ExampleOut) {
     expect_answer(msgs[0], {soa(3), ns, bb3, bb192, ns_a, soa(3)});
 
     // UDP: fits, so the same condensed answer; too small, the SOA alone (go to TCP).
-    msgs = collect([&](const auth::emit_fn& e) {
-        auth::ixfr_out(gen3(), journal, xfr_query(t::IXFR, "JAIN.AD.JP.", 1), 512, true, e);
+    msgs = collect([&](const zone::emit_fn& e) {
+        zone::ixfr_out(gen3(), journal, xfr_query(t::IXFR, "JAIN.AD.JP.", 1), 512, true, e);
     });
     ASSERT_EQ(msgs.size(), 1u);
     EXPECT_EQ(msgs[0].answer.size(), 7u);
-    msgs = collect([&](const auth::emit_fn& e) {
-        auth::ixfr_out(gen3(), journal, xfr_query(t::IXFR, "JAIN.AD.JP.", 1), 150, true, e);
+    msgs = collect([&](const zone::emit_fn& e) {
+        zone::ixfr_out(gen3(), journal, xfr_query(t::IXFR, "JAIN.AD.JP.", 1), 150, true, e);
     });
     ASSERT_EQ(msgs.size(), 1u);
     expect_answer(msgs[0], {soa(3)});
-    msgs = collect([&](const auth::emit_fn& e) {
-        auth::ixfr_out(gen3(), {}, xfr_query(t::IXFR, "JAIN.AD.JP.", 1), 150, true, e);
+    msgs = collect([&](const zone::emit_fn& e) {
+        zone::ixfr_out(gen3(), {}, xfr_query(t::IXFR, "JAIN.AD.JP.", 1), 150, true, e);
     });
     ASSERT_EQ(msgs.size(), 1u);
     expect_answer(msgs[0], {soa(3)});
@@ -152,11 +152,11 @@ TEST(Xfr, Rfc1995ExampleOut) {
 TEST(Xfr, BadQueriesGetErrors) {
     auto journal = rfc_journal();
     auto one = [&](const dns::message& q, bool ixfr) {
-        auto msgs = collect([&](const auth::emit_fn& e) {
+        auto msgs = collect([&](const zone::emit_fn& e) {
             if (ixfr)
-                auth::ixfr_out(gen3(), journal, q, 65535, false, e);
+                zone::ixfr_out(gen3(), journal, q, 65535, false, e);
             else
-                auth::axfr_out(gen3(), q, 65535, e);
+                zone::axfr_out(gen3(), q, 65535, e);
         });
         EXPECT_EQ(msgs.size(), 1u);
         EXPECT_TRUE(msgs[0].answer.empty());
@@ -165,8 +165,8 @@ TEST(Xfr, BadQueriesGetErrors) {
     EXPECT_EQ(one(xfr_query(t::IXFR), true), dns::rcode::FORMERR);  // no SOA in authority
     EXPECT_EQ(one(xfr_query(t::AXFR, "other.jp."), false), dns::rcode::NOTAUTH);
     EXPECT_EQ(one(xfr_query(t::IXFR, "other.jp.", 1), true), dns::rcode::NOTAUTH);
-    auto msgs = collect([&](const auth::emit_fn& e) {
-        auth::axfr_out(dns::record_store(), xfr_query(t::AXFR), 65535, e);
+    auto msgs = collect([&](const zone::emit_fn& e) {
+        zone::axfr_out(dns::record_store(), xfr_query(t::AXFR), 65535, e);
     });
     ASSERT_EQ(msgs.size(), 1u);
     EXPECT_EQ(msgs[0].rcode, dns::rcode::SERVFAIL);
@@ -186,7 +186,7 @@ TEST(Xfr, Rfc1995ExampleIn) {
     EXPECT_EQ(inc.diffs()[1].to_serial, 3u);
     auto z = gen1();
     for (const auto& d : inc.diffs())
-        z = auth::apply(z, d);
+        z = zone::apply(z, d);
     EXPECT_EQ(texts(z), texts(gen3()));
 
     // The condensed message: one difference.
@@ -194,7 +194,7 @@ TEST(Xfr, Rfc1995ExampleIn) {
     cond.feed(response({soa(3), soa(1), nezu, soa(3), bb3, bb192, soa(3)}));
     ASSERT_EQ(cond.result(), xfr_receiver::kind::ixfr);
     ASSERT_EQ(cond.diffs().size(), 1u);
-    EXPECT_EQ(texts(auth::apply(gen1(), cond.diffs()[0])), texts(gen3()));
+    EXPECT_EQ(texts(zone::apply(gen1(), cond.diffs()[0])), texts(gen3()));
 
     // The full-zone form.
     xfr_receiver full(jain, t::IXFR, 1u);
@@ -231,8 +231,8 @@ TEST(Xfr, IxfrOutThenInRoundTrip) {
     auto journal = rfc_journal();
     for (uint32_t client : {1u, 2u}) {
         auto base = client == 1 ? gen1() : gen2();
-        auto msgs = collect([&](const auth::emit_fn& e) {
-            auth::ixfr_out(gen3(), journal, xfr_query(t::IXFR, "jain.ad.jp.", client), 65535, false,
+        auto msgs = collect([&](const zone::emit_fn& e) {
+            zone::ixfr_out(gen3(), journal, xfr_query(t::IXFR, "jain.ad.jp.", client), 65535, false,
                            e);
         });
         xfr_receiver rx(jain, t::IXFR, client, 4242);
@@ -242,7 +242,7 @@ TEST(Xfr, IxfrOutThenInRoundTrip) {
         ASSERT_EQ(rx.result(), xfr_receiver::kind::ixfr);
         auto z = base;
         for (const auto& d : rx.diffs())
-            z = auth::apply(z, d);
+            z = zone::apply(z, d);
         EXPECT_EQ(texts(z), texts(gen3())) << client;
     }
 }
@@ -265,9 +265,9 @@ TEST(Xfr, AxfrPacking) {
     auto zone = big_zone(1000);
     const dns::name example = dns::name::from_text("example.");
     for (size_t limit :
-         {size_t{512}, size_t{4096}, size_t{16384}, auth::default_xfr_message_size}) {
-        auto msgs = collect([&](const auth::emit_fn& e) {
-            auth::axfr_out(zone, xfr_query(t::AXFR, "example."), limit, e);
+         {size_t{512}, size_t{4096}, size_t{16384}, zone::default_xfr_message_size}) {
+        auto msgs = collect([&](const zone::emit_fn& e) {
+            zone::axfr_out(zone, xfr_query(t::AXFR, "example."), limit, e);
         });
         ASSERT_FALSE(msgs.empty());
         if (limit < 64000) {
@@ -311,9 +311,9 @@ TEST(Xfr, SmallChangeToLargeZone) {
     dns::zone_diff d;
     d.from_serial = 42;
     d.to_serial = 43;
-    d.removed.push_back(before[*auth::find_soa(before)].to_rr());
+    d.removed.push_back(before[*zone::find_soa(before)].to_rr());
     dns::rr new_soa = d.removed[0];
-    auth::set_soa_serial(new_soa.rdata, 43);
+    zone::set_soa_serial(new_soa.rdata, 43);
     d.added.push_back(new_soa);
     for (int i = 0; i < 50; ++i) {
         d.removed.push_back(dns::rr::from_text("host" + std::to_string(i) +
@@ -321,19 +321,19 @@ TEST(Xfr, SmallChangeToLargeZone) {
         d.added.push_back(dns::rr::from_text("host" + std::to_string(i) +
                                              ".example. 300 IN A 198.51.100." + std::to_string(i)));
     }
-    auto after = auth::apply(before, d);
+    auto after = zone::apply(before, d);
     std::vector<dns::zone_diff> journal = {d};
     dns::message query = xfr_query(t::IXFR, "example.");
     query.authority.push_back(d.removed[0]);  // the client's SOA, serial 42
     auto msgs = collect(
-        [&](const auth::emit_fn& e) { auth::ixfr_out(after, journal, query, 65535, false, e); });
+        [&](const zone::emit_fn& e) { zone::ixfr_out(after, journal, query, 65535, false, e); });
     ASSERT_EQ(msgs.size(), 1u);
     EXPECT_EQ(msgs[0].answer.size(), 1u + 51u + 51u + 1u);
     xfr_receiver rx(dns::name::from_text("example."), t::IXFR, 42u);
     rx.feed(over_wire(msgs[0]));
     ASSERT_EQ(rx.result(), xfr_receiver::kind::ixfr);
     EXPECT_EQ(rx.records(), 1u + 51u + 51u);  // the final SOA is not stored
-    EXPECT_EQ(texts(auth::apply(before, rx.diffs()[0])), texts(after));
+    EXPECT_EQ(texts(zone::apply(before, rx.diffs()[0])), texts(after));
 }
 
 struct bad_stream {
@@ -437,12 +437,12 @@ TEST(Xfr, BadHeadersRefused) {
 }
 
 TEST(Xfr, LimitsStopAHostilePrimary) {
-    auth::xfr_limits limits;
+    zone::xfr_limits limits;
     limits.max_records = 100;
     xfr_receiver rx(dns::name::from_text("example."), t::AXFR, std::nullopt, std::nullopt, limits);
     auto zone = big_zone(200);
-    auto msgs = collect([&](const auth::emit_fn& e) {
-        auth::axfr_out(zone, xfr_query(t::AXFR, "example."), 4096, e);
+    auto msgs = collect([&](const zone::emit_fn& e) {
+        zone::axfr_out(zone, xfr_query(t::AXFR, "example."), 4096, e);
     });
     EXPECT_THROW(
         {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "dns/rdata.h"
-#include "roles/auth/journal.h"
+#include "zone/journal.h"
 
 namespace {
 
@@ -132,9 +132,9 @@ TEST(Combine, ReplacesAgentTypesAndDropsOwnerDnssec) {
     EXPECT_TRUE(has(out, "www.example.", t::A));
     EXPECT_TRUE(has(out, "sub.example.", t::DS));
     EXPECT_TRUE(has(out, "example.", t::TXT));
-    auto soa = auth::find_soa(out);
+    auto soa = zone::find_soa(out);
     ASSERT_TRUE(soa);
-    EXPECT_EQ(auth::soa_serial(out[*soa].rdata), 500u);
+    EXPECT_EQ(zone::soa_serial(out[*soa].rdata), 500u);
     // The result is in canonical order: sorting it changes nothing.
     dns::record_store again;
     for (size_t i = 0; i < out.size(); ++i)
@@ -413,13 +413,13 @@ TEST(Combine, ChangeFollowsTheOwnerLikeAFullCombine) {
         lines.erase(std::remove(lines.begin(), lines.end(), "www.example. 3600 IN A 192.0.2.1"),
                     lines.end());
         dns::record_store after = zone_of(lines);
-        auto owner_change = auth::diff(before, after);
-        auto soa = auth::find_soa(combined);
+        auto owner_change = zone::diff(before, after);
+        auto soa = zone::find_soa(combined);
         ASSERT_TRUE(soa);
         auto change = combiner::combine_change(owner_change, before, agent, origin,
                                                combined[*soa].to_rr(), ++served);
         ASSERT_TRUE(change);
-        dns::record_store followed = auth::apply(combined, *change);
+        dns::record_store followed = zone::apply(combined, *change);
         EXPECT_EQ(texts(followed), texts(combiner::combine(after, agent, origin, served)));
         before = std::move(after);
         before_lines = std::move(lines);
@@ -429,8 +429,8 @@ TEST(Combine, ChangeFollowsTheOwnerLikeAFullCombine) {
     auto lines = before_lines;
     lines[0] = owner_lines(++owner_serial)[0];
     lines.push_back(hsync_rr("01", "01"));
-    auto owner_change = auth::diff(before, zone_of(lines));
-    auto soa = auth::find_soa(combined);
+    auto owner_change = zone::diff(before, zone_of(lines));
+    auto soa = zone::find_soa(combined);
     EXPECT_FALSE(combiner::combine_change(owner_change, before, agent, origin,
                                           combined[*soa].to_rr(), ++served));
 }

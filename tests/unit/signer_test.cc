@@ -10,7 +10,7 @@
 #include "dns/record_store.h"
 #include "dns/zonefile.h"
 #include "dnssec/zone_verifier.h"
-#include "roles/auth/journal.h"
+#include "zone/journal.h"
 #include "roles/signer/keys.h"
 #include "roles/signer/sign.h"
 
@@ -239,7 +239,7 @@ dns::record_store edit(const dns::record_store& zone, const std::vector<std::str
             return d.first == r.owner && (d.second == r.type || d.second == 0);
         });
         if (dropped) continue;
-        if (r.type == dns::rr_type::SOA) auth::set_soa_serial(r.rdata, serial);
+        if (r.type == dns::rr_type::SOA) zone::set_soa_serial(r.rdata, serial);
         out.add(r);
     }
     auto added = load(text);
@@ -329,7 +329,7 @@ void incremental_equals_full(bool nsec3, bool opt_out = false) {
         at += 60;
         auto next_unsigned = edit(unsigned_zone, step, serial, touched);
         signer::incremental_stats st;
-        auth::zone_data index(signed_zone, n("example."));
+        zone::zone_data index(signed_zone, n("example."));
         auto change = signer::sign_incremental(signed_zone, next_unsigned, touched,
                                                f.ctx(serial, at), &st, 0, &index);
         ASSERT_TRUE(change) << step[0];
@@ -342,7 +342,7 @@ void incremental_equals_full(bool nsec3, bool opt_out = false) {
             EXPECT_EQ(index.nsec3_count(), count_type(signed_zone, dns::rr_type::NSEC3));
         }
         EXPECT_LT(st.names, 6u) << step[0];
-        auto next_signed = auth::apply(signed_zone, *change);
+        auto next_signed = zone::apply(signed_zone, *change);
         auto report = verify(next_signed, at);
         ASSERT_TRUE(report.ok()) << step[0] << "\n" << errors_of(report);
         auto full = signer::sign_full(next_unsigned, f.ctx(serial, at));
@@ -382,7 +382,7 @@ TEST(SignerSign, IncrementalDeclinesWhatOnlyFullSigningGetsRight) {
     f.keys.keys.pop_back();
     f.policy.nsec3 = true;
     auto signed3 = signer::sign_full(unsigned_zone, f.ctx(10, t0));
-    auth::zone_data index(signed3, n("example."));
+    zone::zone_data index(signed3, n("example."));
     EXPECT_TRUE(
         signer::sign_incremental(signed3, same, touched, f.ctx(11, t0), nullptr, 0, &index));
     EXPECT_FALSE(signer::sign_incremental(signed3, same, touched, f.ctx(11, t0)));
@@ -405,11 +405,11 @@ void refresh_remakes_only_expiring_signatures(bool nsec3) {
     names = signer::expiring_owners(signed_zone, f.ctx(10, later), 1000);
     // With NSEC3 the list holds the hashed owners too: their NSEC3s keep their place in
     // the chain and get new signatures.
-    auth::zone_data index(signed_zone, n("example."));
+    zone::zone_data index(signed_zone, n("example."));
     auto change = signer::sign_incremental(signed_zone, unsigned_zone, names, f.ctx(11, later),
                                            nullptr, names.size() + 1, &index);
     ASSERT_TRUE(change);
-    auto refreshed = auth::apply(signed_zone, *change);
+    auto refreshed = zone::apply(signed_zone, *change);
     auto report = verify(refreshed, t0 + 13 * 86400);  // the old ones would have expired
     EXPECT_TRUE(report.ok()) << errors_of(report);
     EXPECT_TRUE(signer::expiring_owners(refreshed, f.ctx(11, later), 100).empty());

@@ -20,7 +20,7 @@
 #include "dns/record_store.h"
 #include "dns/rr.h"
 #include "dns/zone_diff.h"
-#include "roles/auth/journal.h"
+#include "zone/journal.h"
 #include "store/database.h"
 #include "store/kv_store.h"
 #include "store/zone_db.h"
@@ -152,7 +152,7 @@ dns::record_store content_at(uint32_t serial, size_t n) {
 dns::record_store apply_all(const store::stored_zone& z) {
     dns::record_store cur = z.base;
     for (const auto& d : z.pending)
-        cur = auth::apply(cur, d);
+        cur = zone::apply(cur, d);
     return cur;
 }
 

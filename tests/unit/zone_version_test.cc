@@ -8,14 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "roles/auth/journal.h"
-#include "roles/auth/zone_data.h"
+#include "zone/journal.h"
+#include "zone/zone_data.h"
 #include "test_util.h"
 
 namespace {
 
 using namespace hsync;
-using auth::zone_data;
+using zone::zone_data;
 using test::store_of;
 using test::texts;
 
@@ -295,13 +295,13 @@ TEST(ZoneDataNext, RefusesAChangeThatDoesNotFitAndKeepsTheBase) {
     d.to_serial = 2;
     d.removed = {dns::rr::from_text(soa(1)), dns::rr::from_text("gone.example. 60 IN A 192.0.2.2")};
     d.added = {dns::rr::from_text(soa(2))};
-    EXPECT_THROW(zone_data::next(*base, d), auth::journal_error);
+    EXPECT_THROW(zone_data::next(*base, d), zone::journal_error);
     // Removing the SOA leaves nothing to serve.
     dns::zone_diff no_soa;
     no_soa.from_serial = 1;
     no_soa.to_serial = 1;
     no_soa.removed = {dns::rr::from_text(soa(1))};
-    EXPECT_THROW(zone_data::next(*base, no_soa), auth::zone_data_error);
+    EXPECT_THROW(zone_data::next(*base, no_soa), zone::zone_data_error);
     EXPECT_EQ(base->serial(), 1u);
     EXPECT_NE(base->find(dns::name::from_text("ns.example.")), zone_data::npos);
 }

@@ -619,7 +619,7 @@ change_result apply_change(std::vector<dns::rr>& zone, const dns::name& origin,
             }
             if (!(rid == id)) continue;
             found = true;
-            uint8_t want = on ? 1 : 2;  // State: 1 ON, 2 OFF (DESIGN.md §4)
+            uint8_t want = on ? 1 : 2;  // State: 1 ON, 2 OFF (docs/protocol.md)
             if (r.rdata[0] != want) {
                 r.rdata[0] = want;
                 ++res.hsync_changed;

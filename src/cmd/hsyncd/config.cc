@@ -19,7 +19,7 @@
 #include "dns/rdata.h"
 #include "dns/text.h"
 #include "dnssec/key.h"
-#include "roles/auth/acl.h"
+#include "zone/acl.h"
 #include "roles/signer/keys.h"
 
 namespace hsync::hsyncd {
@@ -508,7 +508,7 @@ class acl_resolver {
                 continue;
             }
             try {
-                auth::acl::parse({std::string(body)});
+                zone::acl::parse({std::string(body)});
             } catch (const std::exception& ex) {
                 if (valid_acl_name(rest))
                     c_.fail(item, p,

@@ -51,7 +51,7 @@ struct tsig_key {
     std::string origin;  // "config.yaml:7" or the key file, for messages
 };
 
-// An ACL after resolution: named ACLs expanded, each element valid for auth::acl::parse
+// An ACL after resolution: named ACLs expanded, each element valid for zone::acl::parse
 // ("192.0.2.0/24", "key NAME", "any", "none", optionally "!"-negated).
 using acl_elements = std::vector<std::string>;
 

@@ -1,4 +1,4 @@
-// hsyncd: the hsync daemon. One process runs one role (DESIGN.md §1).
+// hsyncd: the hsync daemon. One process runs one role (docs/architecture.md).
 //
 //   hsyncd -c CONFIG.yaml           run
 //   hsyncd -c CONFIG.yaml --check   validate the configuration and exit
@@ -21,7 +21,7 @@
 #include "cmd/hsyncd/config.h"
 #include "cmd/hsyncd/roles.h"
 #include "net/asio.h"
-#include "roles/log.h"
+#include "zone/log.h"
 
 namespace {
 

@@ -4,6 +4,9 @@
 #include <stdexcept>
 
 #include "roles/auth/auth_role.h"
+#include "roles/combiner/combiner_role.h"
+#include "roles/signer/signer_role.h"
+#include "zone/text.h"
 
 namespace hsync::hsyncd {
 namespace {
@@ -21,7 +24,7 @@ std::vector<net::peer> to_peers(const std::vector<endpoint>& endpoints) {
 }
 
 // ACL names from the `acls:` section are expanded; the rest are elements.
-auth::acl to_acl(const config& cfg, const acl_elements& elements, const std::string& what) {
+zone::acl to_acl(const config& cfg, const acl_elements& elements, const std::string& what) {
     std::vector<std::string> flat;
     for (const auto& e : elements) {
         auto it = cfg.acls.find(e);
@@ -31,14 +34,14 @@ auth::acl to_acl(const config& cfg, const acl_elements& elements, const std::str
             flat.push_back(e);
     }
     try {
-        return auth::acl::parse(flat);
+        return zone::acl::parse(flat);
     } catch (const std::invalid_argument& e) {
         throw std::runtime_error(what + ": " + e.what());
     }
 }
 
-auth::auth_settings auth_settings_of(const config& cfg) {
-    auth::auth_settings s;
+zone::engine_settings engine_settings_of(const config& cfg) {
+    zone::engine_settings s;
     for (const auto& e : cfg.listen) {
         net::listen_endpoint l;
         l.address = e.address;
@@ -59,7 +62,7 @@ auth::auth_settings auth_settings_of(const config& cfg) {
         s.keys.push_back(std::move(key));
     }
     for (const auto& z : cfg.zones) {
-        auth::zone_settings zs;
+        zone::zone_settings zs;
         std::string where = cfg.file + ":" + std::to_string(z.line) + ": zone " + z.name;
         zs.name = to_name(z.name);
         zs.secondary = z.type == zone_config::zone_type::secondary;
@@ -75,13 +78,13 @@ auth::auth_settings auth_settings_of(const config& cfg) {
         zs.allow_notify = to_acl(cfg, notify_from, where + ": allow-notify");
         zs.allow_update = to_acl(cfg, z.allow_update, where + ": allow-update");
         for (const auto& r : z.update_policy) {
-            auth::update_rule rule;
+            zone::update_rule rule;
             rule.key = to_name(r.key);
             rule.match = r.match == update_rule::match_kind::exact
-                             ? auth::update_rule::match_kind::exact
+                             ? zone::update_rule::match_kind::exact
                          : r.match == update_rule::match_kind::wildcard
-                             ? auth::update_rule::match_kind::wildcard
-                             : auth::update_rule::match_kind::subdomain;
+                             ? zone::update_rule::match_kind::wildcard
+                             : zone::update_rule::match_kind::subdomain;
             rule.name = r.name.empty() ? zs.name : to_name(r.name);
             rule.types = r.types;
             zs.policy.rules.push_back(std::move(rule));
@@ -92,28 +95,30 @@ auth::auth_settings auth_settings_of(const config& cfg) {
         zs.refresh = z.refresh;
         zs.retry = z.retry;
         zs.expire = z.expire;
-        if (cfg.role == "combiner") {
-            // Every zone of a combiner is the owner's zone combined with agent data.
-            if (!zs.secondary)
-                throw std::runtime_error(where +
-                                         ": a combiner's zone must be type secondary "
-                                         "(a secondary of the zone owner's primary)");
-            zs.combine = true;
-        }
-        if (cfg.role == "signer") {
-            // Every zone of a signer is its combiner's zone signed with our keys.
-            if (!zs.secondary)
-                throw std::runtime_error(where +
-                                         ": a signer's zone must be type secondary "
-                                         "(a secondary of the provider's combiner)");
-            const auto* policy =
-                cfg.find_policy(z.dnssec_policy.empty() ? "default" : z.dnssec_policy);
-            if (!policy) throw std::runtime_error(where + ": no dnssec-policy " + z.dnssec_policy);
-            zs.sign = *policy;
-        }
+        // Every zone of a combiner is the owner's zone combined with agent data; every
+        // zone of a signer is its combiner's zone signed with our keys.
+        if (cfg.role == "combiner" && !zs.secondary)
+            throw std::runtime_error(where +
+                                     ": a combiner's zone must be type secondary "
+                                     "(a secondary of the zone owner's primary)");
+        if (cfg.role == "signer" && !zs.secondary)
+            throw std::runtime_error(where +
+                                     ": a signer's zone must be type secondary "
+                                     "(a secondary of the provider's combiner)");
         s.zones.push_back(std::move(zs));
     }
-    s.role_name = cfg.role;
+    return s;
+}
+
+signer::signer_settings signer_settings_of(const config& cfg) {
+    signer::signer_settings s;
+    for (const auto& z : cfg.zones) {
+        const auto* policy = cfg.find_policy(z.dnssec_policy.empty() ? "default" : z.dnssec_policy);
+        if (!policy)
+            throw std::runtime_error(cfg.file + ":" + std::to_string(z.line) + ": zone " + z.name +
+                                     ": no dnssec-policy " + z.dnssec_policy);
+        s.policies[zone::key_of(to_name(z.name))] = *policy;
+    }
     return s;
 }
 
@@ -123,20 +128,33 @@ bool role_implemented(std::string_view role) {
     return role == "auth" || role == "combiner" || role == "signer";
 }
 
+// The one place where a role is chosen: a new role is a folder under roles/ and a line here.
 std::unique_ptr<roles::role> make_role(const config& cfg, net::asio::io_context& io) {
-    if (!role_implemented(cfg.role))
+    std::unique_ptr<roles::engine_role> role;
+    auto ex = io.get_executor();
+    if (cfg.role == "auth")
+        role = std::make_unique<auth::auth_role>(ex, engine_settings_of(cfg));
+    else if (cfg.role == "combiner")
+        role = std::make_unique<combiner::combiner_role>(ex, engine_settings_of(cfg));
+    else if (cfg.role == "signer")
+        role = std::make_unique<signer::signer_role>(ex, engine_settings_of(cfg),
+                                                     signer_settings_of(cfg));
+    else
         throw std::runtime_error("role " + cfg.role + " is not implemented yet");
-    auto role = std::make_unique<auth::auth_role>(io.get_executor(), auth_settings_of(cfg));
     role->start();
     return role;
 }
 
 std::string reconfigure_role(roles::role& role, const config& previous, const config& next) {
-    auto* auth = dynamic_cast<auth::auth_role*>(&role);
-    if (!auth) return "role cannot be reconfigured";
+    auto* engine_role = dynamic_cast<roles::engine_role*>(&role);
+    if (!engine_role) return "role cannot be reconfigured";
     bool listen_changed = previous.listen != next.listen;
     try {
-        std::string error = auth->reconfigure(auth_settings_of(next));
+        std::string error;
+        if (auto* signer = dynamic_cast<signer::signer_role*>(&role))
+            error = signer->reconfigure(engine_settings_of(next), signer_settings_of(next));
+        else
+            error = engine_role->reconfigure(engine_settings_of(next));
         if (!error.empty()) return error;
     } catch (const std::exception& e) {
         return e.what();
@@ -147,7 +165,7 @@ std::string reconfigure_role(roles::role& role, const config& previous, const co
 }
 
 void stop_role(roles::role& role) {
-    if (auto* auth = dynamic_cast<auth::auth_role*>(&role)) auth->begin_stop();
+    if (auto* r = dynamic_cast<roles::engine_role*>(&role)) r->begin_stop();
 }
 
 }  // namespace hsync::hsyncd

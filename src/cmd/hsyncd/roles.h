@@ -1,4 +1,4 @@
-// How hsyncd creates and drives its one role (DESIGN.md §1). roles.cc holds the
+// How hsyncd creates and drives its one role (docs/architecture.md). roles.cc holds the
 // implementation; the daemon shell (main.cc) only sees these functions, so adding a role
 // never touches the shell.
 #pragma once

@@ -7,8 +7,8 @@
 #include "dns/error.h"
 #include "dns/rdata.h"
 #include "dns/wire.h"
-#include "roles/auth/journal.h"
-#include "roles/auth/update.h"
+#include "zone/journal.h"
+#include "zone/update.h"
 
 namespace hsync::combiner {
 namespace {
@@ -71,12 +71,12 @@ bool agent_data::operator==(const agent_data& other) const {
 }
 
 ns_mgmt ns_management(const dns::record_store& owner, const dns::name& origin) {
-    auto [first, last] = auth::owner_range(owner, origin.canonical());
+    auto [first, last] = zone::owner_range(owner, origin.canonical());
     size_t on = 0;
     for (size_t i = first; i < last; ++i) {
         auto v = owner[i];
         if (v.type != dns::hsync_code()) continue;
-        // RDATA: State u8 | NSMgmt u8 | Sign u8 | Identity (DESIGN.md §4).
+        // RDATA: State u8 | NSMgmt u8 | Sign u8 | Identity (docs/protocol.md).
         if (v.rdata.size() < 4) return ns_mgmt::owner;
         if (v.rdata[0] != 1) continue;  // only State=ON records speak for the zone
         if (v.rdata[1] != 2) return ns_mgmt::owner;
@@ -103,16 +103,16 @@ std::optional<dns::zone_diff> combine_change(const dns::zone_diff& owner_change,
         return true;
     };
     dns::zone_diff out;
-    out.from_serial = auth::soa_serial(served_soa.rdata);
+    out.from_serial = zone::soa_serial(served_soa.rdata);
     out.to_serial = served_serial;
     dns::rr soa = served_soa;
     out.removed.push_back(soa);
-    auth::set_soa_serial(soa.rdata, served_serial);
+    zone::set_soa_serial(soa.rdata, served_serial);
     // The owner's SOA fields other than the serial (timers, MNAME, TTL) follow the owner.
     for (const auto& r : owner_change.added)
         if (r.type == t::SOA && r.owner == apex) {
             soa = r;
-            auth::set_soa_serial(soa.rdata, served_serial);
+            zone::set_soa_serial(soa.rdata, served_serial);
         }
     out.added.push_back(std::move(soa));
     for (const auto& r : owner_change.removed)
@@ -125,7 +125,7 @@ std::optional<dns::zone_diff> combine_change(const dns::zone_diff& owner_change,
 dns::record_store combine(const dns::record_store& owner, const agent_data& agent,
                           const dns::name& origin, uint32_t served_serial) {
     dns::name apex = origin.canonical();
-    auto [first, last] = auth::owner_range(owner, apex);
+    auto [first, last] = zone::owner_range(owner, apex);
     auto agent_ns = agent.rrsets.find(t::NS);
     bool use_agent_ns = ns_management(owner, origin) == ns_mgmt::agent &&
                         agent_ns != agent.rrsets.end() && !agent_ns->second.records.empty();
@@ -138,7 +138,7 @@ dns::record_store combine(const dns::record_store& owner, const agent_data& agen
         if (is_agent_type(v.type) && (v.type != t::NS || use_agent_ns)) continue;
         dns::rr r = v.to_rr();
         if (r.type == t::SOA) {
-            auth::set_soa_serial(r.rdata, served_serial);
+            zone::set_soa_serial(r.rdata, served_serial);
             soa = true;
         }
         top.push_back(std::move(r));
@@ -239,13 +239,13 @@ agent_update_result apply_agent_update(const agent_data& agent, const dns::name&
     } catch (const dns::dns_error& e) {
         return fail(rc::FORMERR, std::string("malformed NS record: ") + e.what());
     }
-    auth::update_policy policy;
+    zone::update_policy policy;
     policy.allow_any = true;
     policy.max_records = limits.max_update_records;
-    auth::update_result u = auth::apply_update(working, origin, m, policy, key);
+    zone::update_result u = zone::apply_update(working, origin, m, policy, key);
     if (u.rcode != rc::NOERROR) return fail(u.rcode, u.reason);
     if (u.diff.empty()) return res;
-    dns::record_store next = auth::apply(working, u.diff);
+    dns::record_store next = zone::apply(working, u.diff);
 
     std::map<uint16_t, std::vector<dns::rr>> now_sets;
     for (size_t i = 0; i < next.size(); ++i) {
@@ -271,12 +271,6 @@ agent_update_result apply_agent_update(const agent_data& agent, const dns::name&
     }
     if (!res.changed) res.data = agent;
     return res;
-}
-
-uint32_t next_serial(uint32_t last_served, uint32_t owner_serial) {
-    if (dns::serial_lt(last_served, owner_serial)) return owner_serial;
-    uint32_t next = last_served + 1;
-    return next == 0 ? 1 : next;
 }
 
 // Format, one item a line:

@@ -1,4 +1,4 @@
-// The combiner's logic as functions on values (DESIGN.md §1, the draft's "The COMBINER"):
+// The combiner's logic as functions on values (docs/combiner.md, the draft's "The COMBINER"):
 // the zone it serves is the owner's zone with the apex RRsets the agent controls put in,
 // and the agent controls them through RFC 2136 UPDATEs limited to those RRsets.
 //
@@ -13,7 +13,7 @@
 // The combiner is policy free: nothing else is judged or changed.
 //
 // apply_agent_update(): RFC 2136 semantics (prerequisites, then updates, all or nothing,
-// reusing auth::apply_update) over the agent data alone, restricted to the apex and the
+// reusing zone::apply_update) over the agent data alone, restricted to the apex and the
 // five types. Anything else makes the whole UPDATE REFUSED.
 #pragma once
 
@@ -30,6 +30,7 @@
 #include "dns/record_store.h"
 #include "dns/rr.h"
 #include "dns/zone_diff.h"
+#include "zone/journal.h"
 
 namespace hsync::combiner {
 
@@ -92,9 +93,9 @@ agent_update_result apply_agent_update(const agent_data& agent, const dns::name&
                                        const dns::message& update, const dns::name& key,
                                        int64_t now, const agent_update_limits& limits = {});
 
-// The next served serial (RFC 1982 arithmetic): the owner's serial if it is after the
-// last served one, else the last served + 1 (0 skipped, as BIND's "increment").
-uint32_t next_serial(uint32_t last_served, uint32_t owner_serial);
+// The combiner's serial policy is the engine's (zone/journal.h): the owner's serial if
+// it is after the last served one, else the last served + 1.
+using zone::next_serial;
 
 // Persistent form of agent data (line oriented text, RDATA in hex). decode throws
 // std::runtime_error naming the line on anything malformed.

@@ -10,7 +10,7 @@
 #include "dnssec/ds.h"
 #include "dnssec/nsec.h"
 #include "dnssec/rrsig.h"
-#include "roles/auth/journal.h"
+#include "zone/journal.h"
 
 namespace hsync::signer {
 
@@ -56,7 +56,7 @@ bool rr_same(const dns::rr& a, const dns::rr& b) {
 void fix_apex(std::vector<dns::rr>& apex, const sign_context& ctx) {
     bool have_cds = false;
     for (auto& r : apex) {
-        if (r.type == T::SOA) auth::set_soa_serial(r.rdata, ctx.serial);
+        if (r.type == T::SOA) zone::set_soa_serial(r.rdata, ctx.serial);
         if (r.type == T::DNSKEY) r.ttl = ctx.policy->dnskey_ttl;
         if (r.type == T::CDS || r.type == T::CDNSKEY) have_cds = true;
     }
@@ -77,7 +77,7 @@ void fix_apex(std::vector<dns::rr>& apex, const sign_context& ctx) {
 }
 
 std::vector<dns::rr> records_at(const dns::record_store& zone, const dns::name& owner) {
-    auto [first, end] = auth::owner_range(zone, owner);
+    auto [first, end] = zone::owner_range(zone, owner);
     std::vector<dns::rr> out;
     out.reserve(end - first);
     for (size_t i = first; i < end; ++i)
@@ -129,7 +129,7 @@ dnssec::sign_options options_of(const sign_context& ctx) {
 
 dns::record_store prepare(const dns::record_store& unsigned_zone, const sign_context& ctx) {
     dns::record_store out;
-    auto [apex_first, apex_end] = auth::owner_range(unsigned_zone, ctx.origin);
+    auto [apex_first, apex_end] = zone::owner_range(unsigned_zone, ctx.origin);
     if (apex_first == apex_end) throw std::runtime_error("the unsigned zone has no apex records");
     for (const auto& r : prepared_at(unsigned_zone, ctx.origin, ctx))
         out.add(r);
@@ -171,7 +171,7 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
                                                std::span<const dns::name> changed,
                                                const sign_context& ctx, incremental_stats* stats,
                                                size_t max_names,
-                                               const auth::zone_data* signed_index) {
+                                               const zone::zone_data* signed_index) {
     const auto& policy = *ctx.policy;
     const dns::name& origin = ctx.origin;
     const bool nsec3 = policy.nsec3;
@@ -187,7 +187,7 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
     }
     std::vector<key> active = ctx.keys->signing_keys();
     if (active.empty()) throw std::runtime_error("no active key");
-    auto soa_index = auth::find_soa(signed_zone);
+    auto soa_index = zone::find_soa(signed_zone);
     if (!soa_index) return std::nullopt;
 
     // Our signatures over the apex DNSKEY and SOA must be made by exactly the active keys;
@@ -242,7 +242,7 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
     if (targets.size() > max_names) return std::nullopt;
 
     auto has_type = [](const dns::record_store& z, const dns::name& n, uint16_t type) {
-        auto [a, b] = auth::owner_range(z, n);
+        auto [a, b] = zone::owner_range(z, n);
         for (size_t i = a; i < b; ++i)
             if (z[i].type == type) return true;
         return false;
@@ -267,7 +267,7 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
     // Which names enter or leave the NSEC chain (NSEC3: below, after the names).
     auto in_new = [&](const dns::name& n) {
         if (occluded.count(n)) return false;
-        auto [a, b] = auth::owner_range(unsigned_zone, n);
+        auto [a, b] = zone::owner_range(unsigned_zone, n);
         for (size_t i = a; i < b; ++i)
             if (!generated_type(unsigned_zone[i].type)) return true;
         return false;
@@ -293,7 +293,7 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
         return std::nullopt;
     };
     auto predecessor = [&](const dns::name& x) {
-        auto [first, end] = auth::owner_range(signed_zone, x);
+        auto [first, end] = zone::owner_range(signed_zone, x);
         (void)end;
         dns::name best = origin;
         if (auto p = nsec_owner_before(first)) best = *p;
@@ -302,7 +302,7 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
         return best;
     };
     auto successor = [&](const dns::name& y) {
-        auto [first, end] = auth::owner_range(signed_zone, y);
+        auto [first, end] = zone::owner_range(signed_zone, y);
         (void)first;
         std::optional<dns::name> best;
         for (size_t i = end; i < signed_zone.size(); ++i) {
@@ -379,7 +379,7 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
             }
         }
     };
-    change.from_serial = auth::soa_serial(signed_zone[*soa_index].rdata);
+    change.from_serial = zone::soa_serial(signed_zone[*soa_index].rdata);
     change.to_serial = ctx.serial;
     uint32_t denial_ttl = 0;
 
@@ -465,7 +465,7 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
             return false;
         };
         auto has_data = [&](const dns::name& y) {
-            auto [a, b] = auth::owner_range(unsigned_zone, y);
+            auto [a, b] = zone::owner_range(unsigned_zone, y);
             for (size_t i = a; i < b; ++i)
                 if (!generated_type(unsigned_zone[i].type)) return true;
             return false;
@@ -476,7 +476,7 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
         // below `y`; past that, sign in full.
         bool too_far = false;
         auto has_chained_descendant = [&](const dns::name& y) {
-            auto [a, b] = auth::owner_range(unsigned_zone, y);
+            auto [a, b] = zone::owner_range(unsigned_zone, y);
             (void)a;
             std::optional<dns::name> skip;
             for (size_t i = b, seen = 0; i < unsigned_zone.size(); ++i) {
@@ -545,7 +545,7 @@ std::optional<dns::zone_diff> sign_incremental(const dns::record_store& signed_z
             // Old chain: walk from h's place, past removed entries, both ways round.
             if (!entries.empty()) {
                 auto it = std::lower_bound(entries.begin(), entries.end(), h,
-                                           [](const auth::zone_data::nsec3_entry& e,
+                                           [](const zone::zone_data::nsec3_entry& e,
                                               const auto& v) { return e.hash < v; });
                 size_t n = entries.size(), at = size_t(it - entries.begin());
                 for (size_t step = 0; step < n; ++step) {

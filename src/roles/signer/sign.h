@@ -17,7 +17,7 @@
 #include "dns/record_store.h"
 #include "dns/zone_diff.h"
 #include "dnssec/zone_signer.h"
-#include "roles/auth/zone_data.h"
+#include "zone/zone_data.h"
 #include "roles/signer/keys.h"
 #include "roles/signer/policy.h"
 
@@ -60,7 +60,7 @@ struct incremental_stats {
 std::optional<dns::zone_diff> sign_incremental(
     const dns::record_store& signed_zone, const dns::record_store& unsigned_zone,
     std::span<const dns::name> changed, const sign_context& ctx, incremental_stats* stats = nullptr,
-    size_t max_names = 0, const auth::zone_data* signed_index = nullptr);
+    size_t max_names = 0, const zone::zone_data* signed_index = nullptr);
 
 // Owners with an RRSIG of ours that expires within the policy's refresh time (the names a
 // signature refresh must remake), in canonical order, at most `limit`.
