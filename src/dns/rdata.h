@@ -11,7 +11,9 @@
 // RDATA is always held uncompressed, in wire form, as received (case preserved).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,8 +30,8 @@ inline constexpr uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, HINFO = 1
                           TXT = 16, SIG = 24, KEY = 25, AAAA = 28, SRV = 33, NAPTR = 35, DNAME = 39,
                           OPT = 41, DS = 43, SSHFP = 44, RRSIG = 46, NSEC = 47, DNSKEY = 48,
                           NSEC3 = 50, NSEC3PARAM = 51, TLSA = 52, CDS = 59, CDNSKEY = 60,
-                          CSYNC = 62, ZONEMD = 63, SVCB = 64, HTTPS = 65, TKEY = 249, TSIG = 250,
-                          IXFR = 251, AXFR = 252, ANY = 255, URI = 256, CAA = 257;
+                          CSYNC = 62, ZONEMD = 63, SVCB = 64, HTTPS = 65, DSYNC = 66, TKEY = 249,
+                          TSIG = 250, IXFR = 251, AXFR = 252, ANY = 255, URI = 256, CAA = 257;
 // HSYNC's default code (docs/protocol.md: private use until IANA assigns one); the code in
 // force is hsync_code(), which configuration may change at start-up.
 inline constexpr uint16_t HSYNC_DEFAULT = 65290;
@@ -67,6 +69,17 @@ enum class field : uint8_t {
     hsync_state,   // u8: 1 ON, 2 OFF, 128-255 private use (docs/protocol.md)
     hsync_nsmgmt,  // u8: 1 OWNER, 2 AGENT
     hsync_sign,    // u8: 1 YES, 2 NO
+};
+
+// RDATA ordering for sorted sets: octet order, shorter first on a common prefix. (Written
+// out because g++ 12 warns falsely about vector's operator< at -O2, -Wstringop-overread.)
+struct rdata_less {
+    bool operator()(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) const {
+        size_t n = std::min(a.size(), b.size());
+        if (n)
+            if (int c = std::memcmp(a.data(), b.data(), n)) return c < 0;
+        return a.size() < b.size();
+    }
 };
 
 struct type_def {

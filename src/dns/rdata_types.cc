@@ -34,6 +34,8 @@ constexpr field f_tlsa[] = {u8, u8, u8, hex_rest};
 constexpr field f_csync[] = {u32, u16, type_bitmap};
 constexpr field f_zonemd[] = {u32, u8, u8, hex_rest};
 constexpr field f_svcb[] = {u16, name, svc_params};
+// RFC 9859 §2: RRtype, Scheme, Port, Target (never compressed, case kept).
+constexpr field f_dsync[] = {rrtype, u8, u16, name};
 constexpr field f_tsig[] = {name, u48, u16, base64_u16, u16, rcode, base64_u16};
 constexpr field f_uri[] = {u16, u16, string_rest};
 constexpr field f_caa[] = {u8, caa_tag, string_rest};
@@ -72,6 +74,7 @@ const type_def builtin_types[] = {
     {rr_type::ZONEMD, "ZONEMD", f_zonemd},
     {rr_type::SVCB, "SVCB", f_svcb},
     {rr_type::HTTPS, "HTTPS", f_svcb},
+    {rr_type::DSYNC, "DSYNC", f_dsync},
     {rr_type::TSIG, "TSIG", f_tsig},
     {rr_type::URI, "URI", f_uri},
     {rr_type::CAA, "CAA", f_caa},

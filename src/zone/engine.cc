@@ -152,6 +152,7 @@ std::string engine::load_primary(served_zone& z, bool at_start) {
         if (!errors.empty() && errors.back() == '\n') z.last_error.pop_back();
         return z.last_error;
     }
+    if (stage_.keeps_upstream()) return load_primary_upstream(z, std::move(records), at_start);
     std::shared_ptr<const zone_data> fresh;
     try {
         fresh = std::make_shared<const zone_data>(std::move(records), s.name);
@@ -192,6 +193,30 @@ std::string engine::load_primary(served_zone& z, bool at_start) {
         save_base(z, content, serial);
         commit(z, std::move(content), nullptr);
     }
+    return {};
+}
+
+// A zone file that is a stage's upstream copy: a file with a new serial replaces the copy
+// and the stage makes the served zone (at start: zone_started(), after the stored served
+// version is loaded).
+std::string engine::load_primary_upstream(served_zone& z, dns::record_store records,
+                                          bool at_start) {
+    try {
+        auto soa = find_soa(records);
+        if (!soa) throw std::runtime_error("no SOA at the apex");
+        uint32_t serial = soa_serial(records[*soa].rdata);
+        z.last_error.clear();
+        if (!at_start && z.upstream_soa && soa_field(*z.upstream_soa, 0) == serial)
+            return {};  // a reload with the same serial changes nothing (RFC 1996)
+        set_upstream(z, std::move(records));
+    } catch (const std::exception& e) {
+        z.last_error = z.settings.file + ": " + e.what();
+        return z.last_error;
+    }
+    if (at_start)
+        load_stored(z);
+    else
+        asio::co_spawn(ex_, stage_.upstream_changed(shared(z), nullptr), asio::detached);
     return {};
 }
 
@@ -304,16 +329,19 @@ served_zone* engine::find_zone(const dns::name& qname) const {
 }
 
 served_zone* engine::zone_by_text(const std::string& name) const {
-    dns::name root;
-    try {
-        return exact_zone(dns::name::from_text(name, &root));
-    } catch (const std::exception&) {
-        return nullptr;
-    }
+    std::string error;
+    return named_zone(name, error);
 }
 
 std::shared_ptr<served_zone> engine::shared(const served_zone& z) const {
     return zones_.at(key_of(z.settings.name));
+}
+
+std::vector<std::shared_ptr<served_zone>> engine::served() const {
+    std::vector<std::shared_ptr<served_zone>> out;
+    for (const auto& [name, z] : zones_)
+        if (!z->removed) out.push_back(z);
+    return out;
 }
 
 // --- management ---
@@ -357,34 +385,35 @@ std::vector<zone_status> engine::zones() const {
     return out;
 }
 
-std::string engine::reload_zone(const std::string& name) {
+served_zone* engine::named_zone(const std::string& name, std::string& error) const {
     dns::name root;
-    served_zone* z = nullptr;
     try {
-        z = exact_zone(dns::name::from_text(name, &root));
+        if (served_zone* z = exact_zone(dns::name::from_text(name, &root))) return z;
+        error = "no such zone: " + name;
     } catch (const std::exception& e) {
-        return e.what();
+        error = e.what();
     }
-    if (!z) return "no such zone: " + name;
+    return nullptr;
+}
+
+std::string engine::reload_zone(const std::string& name) {
+    std::string error;
+    served_zone* z = named_zone(name, error);
+    if (!z) return error;
     if (z->settings.secondary) {
         if (z->wake) z->wake->cancel();
         return {};
     }
-    std::string error = load_primary(*z, false);
+    error = load_primary(*z, false);
     if (!error.empty())
         log::error("zone_reload_failed", {{"zone", key_of(z->settings.name)}, {"error", error}});
     return error;
 }
 
 std::string engine::notify_zone(const std::string& name) {
-    dns::name root;
-    served_zone* z = nullptr;
-    try {
-        z = exact_zone(dns::name::from_text(name, &root));
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    if (!z) return "no such zone: " + name;
+    std::string error;
+    served_zone* z = named_zone(name, error);
+    if (!z) return error;
     if (!z->data) return "zone " + name + " is not loaded";
     if (z->settings.notify.empty()) return "zone " + name + " has no notify targets";
     send_notifies(*z);

@@ -64,7 +64,10 @@ class engine {
     served_zone* exact_zone(const dns::name& name) const;
     served_zone* find_zone(const dns::name& qname) const;      // closest enclosing zone
     served_zone* zone_by_text(const std::string& name) const;  // null if unknown or bad
+    // The zone named `name` (presentation form), or null with the reason in `error`.
+    served_zone* named_zone(const std::string& name, std::string& error) const;
     std::shared_ptr<served_zone> shared(const served_zone& z) const;
+    std::vector<std::shared_ptr<served_zone>> served() const;  // every zone not removed
 
     // --- versions: each change is stored before it is served (docs/choices.md) ---
     // Makes `records` the served version; `change` (if any) is journalled first, else (or
@@ -91,22 +94,21 @@ class engine {
     store::kv_store& kv() { return *kv_; }
 
     // Runs `work` on the worker pool and resumes on the loop with its result, so heavy work
-    // (building indexes, combining, signing) never stops the loop from answering.
+    // (building indexes, combining, signing) never stops the loop from answering. Not a
+    // coroutine itself, and callers pass a named lambda (std::move(work)): g++ 12 destroys
+    // temporaries and by-value parameters of a co_await expression too early or twice.
     template <typename Work>
-    net::awaitable<std::invoke_result_t<Work&>> off_loop(Work work) {
+    net::awaitable<std::invoke_result_t<Work&>> off_loop(Work&& work) {
         using result = std::invoke_result_t<Work&>;
-        // A named lambda: g++ 12 destroys the captures of a temporary lambda in a co_await
-        // expression too early.
-        auto task = [work = std::move(work)]() mutable -> net::awaitable<result> {
+        auto task = [job = std::forward<Work>(work)]() mutable -> net::awaitable<result> {
             if constexpr (std::is_void_v<result>) {
-                work();
+                job();
                 co_return;
             } else {
-                co_return work();
+                co_return job();
             }
         };
-        co_return co_await net::asio::co_spawn(pool_->get_executor(), std::move(task),
-                                               net::use_awaitable);
+        return net::asio::co_spawn(pool_->get_executor(), std::move(task), net::use_awaitable);
     }
 
     // --- management ---
@@ -144,6 +146,7 @@ class engine {
                                 const dnssec::tsig_result* tsig);
     void start_zone(const std::shared_ptr<served_zone>& z);
     std::string load_primary(served_zone& z, bool at_start);
+    std::string load_primary_upstream(served_zone& z, dns::record_store records, bool at_start);
     void load_stored(served_zone& z);
 
     net::asio::any_io_executor ex_;

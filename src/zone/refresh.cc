@@ -270,12 +270,13 @@ awaitable<void> engine::upstream_ixfr_in(std::shared_ptr<served_zone> z,
     change.before = z->upstream;
     change.before_serial = soa_field(*z->upstream_soa, 0);
     change.diffs = diffs;
-    auto after = co_await off_loop([before = change.before, diffs] {
+    auto apply_diffs = [before = change.before, diffs] {
         dns::record_store out = apply(*before, diffs->front());
         for (size_t i = 1; i < diffs->size(); ++i)
             out = apply(out, (*diffs)[i]);
         return std::make_shared<dns::record_store>(std::move(out));
-    });
+    };
+    auto after = co_await off_loop(std::move(apply_diffs));
     set_upstream(*z, std::move(*after));
     co_await stage_.upstream_changed(z, &change);
 }

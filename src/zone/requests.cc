@@ -155,6 +155,11 @@ awaitable<void> engine::handle(const net::request& req, net::responder& out) {
 awaitable<void> engine::handle_notify(const net::request& req, const dns::message& query,
                                       const std::string* key, dns::message& response) {
     ++counters_.notify_in;
+    if (auto taken = stage_.notify(req, query, key)) {
+        response.rcode = *taken;
+        response.aa = *taken == dns::rcode::NOERROR;
+        co_return;
+    }
     served_zone* z = query.questions.size() == 1 ? exact_zone(query.questions[0].qname) : nullptr;
     if (query.questions.size() != 1) {
         response.rcode = dns::rcode::FORMERR;
@@ -278,7 +283,8 @@ awaitable<uint16_t> engine::apply_update_in_turn(std::shared_ptr<served_zone> z,
         std::shared_ptr<const zone_data> next;
         std::string error;
         try {
-            next = co_await off_loop([base, change] { return zone_data::next(*base, *change); });
+            auto build = [base, change] { return zone_data::next(*base, *change); };
+            next = co_await off_loop(std::move(build));
         } catch (const std::exception& e) {
             error = e.what();
         }

@@ -13,6 +13,7 @@
 #include "dns/record_store.h"
 #include "dns/zone_diff.h"
 #include "net/asio.h"
+#include "net/server.h"
 #include "zone/served_zone.h"
 #include "zone/status.h"
 
@@ -36,8 +37,9 @@ class stage {
   public:
     virtual ~stage() = default;
 
-    // True: transfers in fill the zone's upstream copy (served_zone::upstream, stored in
-    // owner.sqlite) and the stage makes the served zone from it (upstream_changed).
+    // True: what is loaded or transferred in is the zone's upstream copy
+    // (served_zone::upstream; transfers are stored in owner.sqlite, files are re-read) and
+    // the stage makes the served zone from it (zone_started, upstream_changed).
     virtual bool keeps_upstream() const { return false; }
 
     // A zone was set up (at start or when a reconfigure added it), after the engine loaded
@@ -64,6 +66,16 @@ class stage {
     virtual std::optional<update_outcome> update(served_zone& /*z*/, const dns::message& /*query*/,
                                                  const std::string* /*key*/,
                                                  const net::asio::ip::address& /*client*/) {
+        return std::nullopt;
+    }
+
+    // A NOTIFY, before the engine's own handling (a secondary refreshes its zone): a stage
+    // that takes it over (a parent's NOTIFY(CDS) for a child, an agent's HELLO) returns
+    // the RCODE of the answer; nullopt leaves it to the engine. `key`: the verified TSIG
+    // key's name, or null.
+    virtual std::optional<uint16_t> notify(const net::request& /*req*/,
+                                           const dns::message& /*query*/,
+                                           const std::string* /*key*/) {
         return std::nullopt;
     }
 

@@ -12,18 +12,6 @@
 namespace hsync::zone {
 
 namespace {
-// RDATA ordering for sets: octet order, shorter first on a common prefix. (Written out
-// because g++ 12 warns falsely about vector's operator< at -O2, -Wstringop-overread.)
-struct rdata_less {
-    bool operator()(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) const {
-        size_t n = std::min(a.size(), b.size());
-        if (n)
-            if (int c = std::memcmp(a.data(), b.data(), n)) return c < 0;
-        return a.size() < b.size();
-    }
-};
-}  // namespace
-namespace {
 
 namespace t = dns::rr_type;
 namespace rc = dns::rcode;
@@ -136,7 +124,7 @@ bool rdata_valid(const dns::rr& r) {
 update_result check_prerequisites(const dns::message& m, const dns::name& origin, uint16_t zclass,
                                   working_zone& w) {
     // Value-dependent prerequisites, grouped by name and type (§3.2.3).
-    std::map<std::pair<dns::name, uint16_t>, std::set<std::vector<uint8_t>, rdata_less>> temp;
+    std::map<std::pair<dns::name, uint16_t>, std::set<std::vector<uint8_t>, dns::rdata_less>> temp;
     for (const auto& r : m.answer) {
         if (r.ttl != 0) return fail(rc::FORMERR, "prerequisite with a TTL: " + describe(r));
         if (!r.owner.is_subdomain_of(origin))
@@ -164,7 +152,7 @@ update_result check_prerequisites(const dns::message& m, const dns::name& origin
         }
     }
     for (const auto& [key, wanted] : temp) {
-        std::set<std::vector<uint8_t>, rdata_less> have;
+        std::set<std::vector<uint8_t>, dns::rdata_less> have;
         for (const auto& r : w.at(key.first).now)
             if (r.type == key.second) have.insert(r.rdata);
         if (have != wanted) {

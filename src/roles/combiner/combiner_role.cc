@@ -151,7 +151,7 @@ awaitable<void> combiner_role::recombine_off_loop(std::shared_ptr<served_zone> z
     auto base = z->data;
     dns::name origin = z->settings.name;
     // Combining, the difference and the index of a large zone take a while: off the loop.
-    auto out = co_await engine_.off_loop([owner, agent, base, origin, serial] {
+    auto combine_task = [owner, agent, base, origin, serial] {
         auto result = std::make_shared<outcome>();
         result->combined = combine(*owner, *agent, origin, serial);
         if (base && !zone::size_jump(result->combined.size(), base->records().size())) {
@@ -161,7 +161,8 @@ awaitable<void> combiner_role::recombine_off_loop(std::shared_ptr<served_zone> z
         }
         result->data = std::make_shared<const zone::zone_data>(result->combined, origin);
         return result;
-    });
+    };
+    auto out = co_await engine_.off_loop(std::move(combine_task));
     if (z->removed || engine_.stopping()) co_return;
     auto& now_st = state_of(*z);
     if (z->data != base || z->upstream != owner || !(now_st.agent == *agent)) {
@@ -200,8 +201,8 @@ awaitable<void> combiner_role::recombine_change(std::shared_ptr<served_zone> z,
     }
     auto shared_change = std::make_shared<const dns::zone_diff>(std::move(*change));
     std::shared_ptr<const zone::zone_data> base = z->data;
-    auto data = co_await engine_.off_loop(
-        [base, shared_change] { return zone::zone_data::next(*base, *shared_change); });
+    auto next_task = [base, shared_change] { return zone::zone_data::next(*base, *shared_change); };
+    auto data = co_await engine_.off_loop(std::move(next_task));
     if (z->removed || engine_.stopping()) co_return;
     if (z->data != base) {  // an agent UPDATE was combined meanwhile: start from that
         co_await recombine_off_loop(z);

@@ -208,7 +208,7 @@ awaitable<void> signer_role::resign(std::shared_ptr<served_zone> z,
                                   {"changed_names", changed ? changed->size() : size_t(0)}});
     std::shared_ptr<outcome> result;
     try {
-        result = co_await engine_.off_loop([owner, base, changed, ctx, keys, policy, max_names] {
+        auto sign_task = [owner, base, changed, ctx, keys, policy, max_names] {
             auto out = std::make_shared<outcome>();
             auto t0 = std::chrono::steady_clock::now();
             if (changed && base) {
@@ -223,7 +223,8 @@ awaitable<void> signer_role::resign(std::shared_ptr<served_zone> z,
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
                     .count();
             return out;
-        });
+        };
+        result = co_await engine_.off_loop(std::move(sign_task));
     } catch (const std::exception& e) {
         // The unsigned version is refused; the last signed one keeps being served.
         ++counters_.sign_failures;
@@ -257,31 +258,24 @@ awaitable<void> signer_role::resign(std::shared_ptr<served_zone> z,
     z->last_error.clear();
     char ms[32];
     std::snprintf(ms, sizeof ms, "%.1f", result->ms);
-    if (result->change) {
-        st.last_sign = "incremental: " + std::to_string(result->inc.names) + " names, " +
-                       std::to_string(result->inc.signatures_new) + " signatures in " + ms +
-                       " ms at " + utc_text(ctx.now);
-        log::info("signed", {{"zone", zone},
-                             {"mode", "incremental"},
-                             {"unsigned_serial", upstream},
-                             {"serial", ctx.serial},
-                             {"names", result->inc.names},
-                             {"signatures_new", result->inc.signatures_new},
-                             {"signatures_kept", result->inc.signatures_kept},
-                             {"ms", ms}});
-    } else {
-        st.last_sign = "full: " + std::to_string(result->full.records_out) + " records, " +
-                       std::to_string(result->full.signatures_new) + " signatures in " + ms +
-                       " ms at " + utc_text(ctx.now);
-        log::info("signed", {{"zone", zone},
-                             {"mode", "full"},
-                             {"unsigned_serial", upstream},
-                             {"serial", ctx.serial},
-                             {"records", result->full.records_out},
-                             {"signatures_new", result->full.signatures_new},
-                             {"signatures_kept", result->full.signatures_kept},
-                             {"ms", ms}});
-    }
+    // One summary for zone show and the log: names for an incremental signing, records for
+    // a full one.
+    const bool incremental = result->change.has_value();
+    const char* counted = incremental ? "names" : "records";
+    size_t count = incremental ? result->inc.names : result->full.records_out;
+    size_t made = incremental ? result->inc.signatures_new : result->full.signatures_new;
+    size_t kept = incremental ? result->inc.signatures_kept : result->full.signatures_kept;
+    st.last_sign = std::string(incremental ? "incremental: " : "full: ") + std::to_string(count) +
+                   " " + counted + ", " + std::to_string(made) + " signatures in " + ms +
+                   " ms at " + utc_text(ctx.now);
+    log::info("signed", {{"zone", zone},
+                         {"mode", incremental ? "incremental" : "full"},
+                         {"unsigned_serial", upstream},
+                         {"serial", ctx.serial},
+                         {counted, count},
+                         {"signatures_new", made},
+                         {"signatures_kept", kept},
+                         {"ms", ms}});
 }
 
 awaitable<void> signer_role::run_maintenance(std::shared_ptr<served_zone> z) {
