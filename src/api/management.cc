@@ -241,6 +241,36 @@ http_reply handle_request(roles::role& role, const server_info& info, std::strin
                              {"result", action == "reload" ? "reload started" : "notify sent"}});
             return r;
         }
+        if (parts.size() >= 2 && parts.size() <= 4 && parts[0] == role.name()) {
+            // GET /ROLE/TOPIC[/ARG], POST /ROLE/TOPIC/ARG/ACTION (role.h)
+            std::string topic(parts[1]), arg;
+            if (parts.size() >= 3) {
+                auto decoded = percent_decode(parts[2]);
+                if (!decoded) return error_reply(400, "bad request target");
+                arg = *decoded;
+            }
+            if (parts.size() <= 3) {
+                if (!get) return method_not_allowed("GET");
+                auto view = role.role_view(topic, arg);
+                if (!view) return error_reply(404, "no such endpoint: " + std::string(path));
+                http_reply r;
+                r.body = to_body(json::parse(*view));
+                return r;
+            }
+            if (method != "POST") return method_not_allowed("POST");
+            std::string action(parts[3]);
+            auto err = role.role_action(topic, arg, action);
+            if (!err) return error_reply(404, "no such endpoint: " + std::string(path));
+            if (!err->empty()) {
+                log::warn("management_action_failed",
+                          {{"action", topic + " " + action}, {"name", arg}, {"error", *err}});
+                return error_reply(409, *err);
+            }
+            log::info("management_action", {{"action", topic + " " + action}, {"name", arg}});
+            http_reply r;
+            r.body = to_body(json{{"name", arg}, {"action", action}, {"result", "started"}});
+            return r;
+        }
         return error_reply(404, "no such endpoint: " + std::string(path));
     } catch (const std::exception& e) {
         log::error("management_error", {{"target", target}, {"error", e.what()}});

@@ -35,6 +35,21 @@ class role {
         return std::nullopt;
     }
 
+    // Role-specific views and actions beyond zones (the parent's children, the agent's
+    // peers), served as `GET /ROLE/TOPIC[/ARG]` and `POST /ROLE/TOPIC/ARG/ACTION`.
+    // role_view: a JSON text, or nullopt when the role has no such topic (or no such ARG).
+    virtual std::optional<std::string> role_view(const std::string& /*topic*/,
+                                                 const std::string& /*arg*/) const {
+        return std::nullopt;
+    }
+    // role_action: nullopt when the role has no such action; else an error text, empty on
+    // success.
+    virtual std::optional<std::string> role_action(const std::string& /*topic*/,
+                                                   const std::string& /*arg*/,
+                                                   const std::string& /*action*/) {
+        return std::nullopt;
+    }
+
     // A signer's key step (publish ROLE | activate TAG | retire TAG | remove TAG); returns an
     // error text, empty on success.
     virtual std::string key_command(const std::string& /*zone*/, const std::string& /*action*/,

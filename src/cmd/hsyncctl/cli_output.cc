@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
+
+#include "api/management.h"
 
 namespace hsync::cmd {
 
@@ -37,8 +40,8 @@ void print_table(const std::vector<std::vector<std::string>>& rows, const std::s
     }
 }
 
-std::string zone_api_path(const std::string& name) {
-    std::string out = "/zones/";
+std::string path_segment(const std::string& name) {
+    std::string out;
     for (unsigned char c : name) {
         if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
             out += static_cast<char>(c);
@@ -49,6 +52,33 @@ std::string zone_api_path(const std::string& name) {
         }
     }
     return out;
+}
+
+std::string zone_api_path(const std::string& name) {
+    return "/zones/" + path_segment(name);
+}
+
+nlohmann::json api_call(const std::string& server, const std::string& method,
+                        const std::string& path) {
+    api::client_reply r;
+    try {
+        r = api::http_request(server, method, path, std::chrono::milliseconds(10000));
+    } catch (const std::exception& e) {
+        fail(e.what());
+    }
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    if (r.status < 200 || r.status > 299)
+        fail(j.is_object() && j.contains("error") && j["error"].is_string()
+                 ? j["error"].get<std::string>()
+                 : "HTTP " + std::to_string(r.status));
+    if (j.is_discarded() || !j.is_object()) fail("the server's reply is not a JSON object");
+    return j;
+}
+
+void inherit_server(CLI::App& app, CLI::App& sub, std::string& server) {
+    if (sub.count("--server") == 0)
+        if (auto* top = app.get_option_no_throw("--server"); top && top->count())
+            server = top->as<std::string>();
 }
 
 }  // namespace hsync::cmd

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 namespace hsync::cmd {
@@ -19,7 +20,17 @@ std::string json_text(const nlohmann::json& j);
 // starting with `indent`.
 void print_table(const std::vector<std::vector<std::string>>& rows, const std::string& indent = "");
 
+// A management API call: the reply's JSON object, or fail() with the server's error text.
+nlohmann::json api_call(const std::string& server, const std::string& method,
+                        const std::string& path);
+
+// Takes `hsyncctl --server ADDR` (the top-level option) into `server` unless the
+// sub-command was given its own.
+void inherit_server(CLI::App& app, CLI::App& sub, std::string& server);
+
 // "/zones/NAME", the name percent-encoded but for unreserved characters (RFC 3986 §2.3).
 std::string zone_api_path(const std::string& name);
+// NAME percent-encoded for a path segment (as zone_api_path does).
+std::string path_segment(const std::string& name);
 
 }  // namespace hsync::cmd

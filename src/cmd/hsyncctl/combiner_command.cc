@@ -40,22 +40,8 @@ void add_combiner_commands(CLI::App& app) {
     CLI::App* root = &app;
     data->callback([a, root, data] {
         // `hsyncctl --server ADDR combiner data ...`: the top-level option (status, zone ...).
-        if (data->count("--server") == 0)
-            if (auto* top = root->get_option_no_throw("--server"); top && top->count())
-                a->server = top->as<std::string>();
-        api::client_reply r;
-        try {
-            r = api::http_request(a->server, "GET", zone_api_path(a->zone) + "/agent-data",
-                                  std::chrono::milliseconds(10000));
-        } catch (const std::exception& e) {
-            fail(e.what());
-        }
-        json j = json::parse(r.body, nullptr, false);
-        if (r.status < 200 || r.status > 299)
-            fail(j.is_object() && j.contains("error") && j["error"].is_string()
-                     ? j["error"].get<std::string>()
-                     : "HTTP " + std::to_string(r.status));
-        if (j.is_discarded() || !j.is_object()) fail("the server's reply is not a JSON object");
+        inherit_server(*root, *data, a->server);
+        json j = api_call(a->server, "GET", zone_api_path(a->zone) + "/agent-data");
         if (a->json_out) {
             std::printf("%s\n", j.dump(2, ' ', false, json::error_handler_t::replace).c_str());
             return;

@@ -12,7 +12,9 @@ void add_keygen_command(CLI::App& app); // keygen, keyinfo
 void add_daemon_commands(CLI::App& app);      // status, --server (talks to a running hsyncd)
 void add_zone_daemon_commands(CLI::App& zone);  // zone list | show | reload | notify
 void add_tsig_commands(CLI::App& app);
-void add_combiner_commands(CLI::App& app);      // combiner data NAME        // tsig keygen|sign|verify, sig0 sign|verify
+void add_combiner_commands(CLI::App& app);      // combiner data NAME
+void add_parent_commands(CLI::App& app);        // parent children | scan CHILD
+void add_resolve_command(CLI::App& app);       // resolve NAME TYPE: DNSSEC-validated lookup
 void add_lab_commands(CLI::App& app);           // lab up|down|status|logs|edit|probe (docs/lab.md)
 
 }  // namespace hsync::cmd

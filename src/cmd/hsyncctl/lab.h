@@ -101,6 +101,8 @@ std::string tsig_key_file_text(const tsig_entry& k);
 
 std::string hsyncd_config(const lab_state& st, const process_entry& p);
 std::string unbound_config(const lab_state& st, const process_entry& p);
+// DIR/trust-anchor: the lab's trust anchor for the parent role (a comment until known).
+std::string trust_anchor_path(const lab_state& st);
 std::string parent_zone_text(const lab_state& st, uint32_t serial);
 std::string child_zone_text(const lab_state& st, uint32_t serial);
 // The HSYNC identity of provider n: agent.pN.lab. (room for the agents' identity zones).
@@ -216,11 +218,12 @@ std::string wait_trust_anchor(const lab_state& st, std::chrono::milliseconds tim
 // THE STAND-IN AGENT. Until the agents exist (a later issue), the lab does their one-time
 // job at `up` so that example.lab. validates from every provider:
 //   1. reads every provider signer's keys (GET /zones/example.lab./keys);
-//   2. sends the union of all providers' DNSKEYs to every combiner, as an RFC 2136 UPDATE
-//      signed with that provider's agent TSIG key (pN-agent.);
+//   2. sends the union of all providers' DNSKEYs and the CDS (SHA-256) of every provider's
+//      KSK to every combiner, as an RFC 2136 UPDATE signed with that provider's agent TSIG
+//      key (pN-agent.);
 //   3. waits until every provider's auth serves a DNSKEY RRset with all of them;
-//   4. puts the DS (SHA-256) of every provider's KSK into the parent's zone file, raises
-//      its serial and reloads the parent, and waits until the parent's signer serves it.
+//   4. waits until the parent role has taken the CDS into DS (docs/parent.md: it scans
+//      every provider's auth server) and the parent's signer serves that DS.
 // The agents' issue replaces this one function (lab_command.cc calls it in one place).
 void stand_in_agent_sync(lab_state& st, std::chrono::milliseconds timeout, const reporter& say);
 

@@ -169,6 +169,7 @@ void start_lab(lab_state& st, std::chrono::milliseconds timeout) {
     auto t0 = clock_type::now();
     lab::wait_settled(st, timeout);
     st.trust_anchor = lab::wait_trust_anchor(st, timeout);
+    lab::write_file_atomic(lab::trust_anchor_path(st), st.trust_anchor + "\n");
     say("  every zone transferred and signed (" +
         std::to_string(
             std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t0).count()) +

@@ -17,6 +17,7 @@
 #include "dns/message.h"
 #include "dns/rdata.h"
 #include "dns/text.h"
+#include "dns/zone_diff.h"
 #include "dnssec/ds.h"
 #include "dnssec/key.h"
 #include "dnssec/tsig.h"
@@ -106,12 +107,12 @@ std::set<uint16_t> served_key_tags(uint16_t port, std::string_view zone) {
 }
 
 // The DS RDATA served by 127.0.0.1:port for `name`.
-std::set<std::vector<uint8_t>> served_ds(uint16_t port, std::string_view name) {
+std::set<std::vector<uint8_t>, dns::rdata_less> served_ds(uint16_t port, std::string_view name) {
     net::query_options o;
     o.timeout = 1000ms;
     o.retries = 1;
     auto r = exchange(port, query_wire(name, dns::rr_type::DS, false, true), o);
-    std::set<std::vector<uint8_t>> out;
+    std::set<std::vector<uint8_t>, dns::rdata_less> out;
     if (!r) return out;
     for (const auto& rr : r.response.answer)
         if (rr.type == dns::rr_type::DS) out.insert(rr.rdata);
@@ -329,13 +330,26 @@ void stand_in_agent_sync(lab_state& st, std::chrono::milliseconds timeout, const
     }
     say("stand-in agent: keys of every provider:" + listing);
 
-    // 2. The union of the DNSKEYs to every combiner, as its agent would send it.
+    // 2. The union of the DNSKEYs, and the CDS of every KSK, to every combiner, as its
+    // agent would send them.
+    std::vector<dns::rr> agent_data = dnskeys;
+    std::set<std::vector<uint8_t>, dns::rdata_less> ds_want;
+    for (const auto& k : ksks) {
+        dns::rr cds;
+        cds.owner = zone;
+        cds.type = dns::rr_type::CDS;
+        cds.ttl = 30;
+        cds.rdata = dnssec::ds_rdata(zone, k.rdata, dnssec::digest_type::SHA256);
+        ds_want.insert(cds.rdata);
+        agent_data.push_back(std::move(cds));
+    }
     for (int n = 1; n <= st.providers; ++n) {
         const process_entry* c = st.find("p" + std::to_string(n) + "-combiner");
-        send_update(*c, child_zone, dnskeys, *st.key("p" + std::to_string(n) + "-agent."));
+        send_update(*c, child_zone, agent_data, *st.key("p" + std::to_string(n) + "-agent."));
     }
-    say("stand-in agent: sent " + std::to_string(dnskeys.size()) + " DNSKEYs to " +
-        std::to_string(st.providers) + " combiner(s) (UPDATE, TSIG pN-agent.)");
+    say("stand-in agent: sent " + std::to_string(dnskeys.size()) + " DNSKEYs and " +
+        std::to_string(ksks.size()) + " CDS to " + std::to_string(st.providers) +
+        " combiner(s) (UPDATE, TSIG pN-agent.)");
 
     // 3. Every provider's auth serves all of them.
     std::set<uint16_t> want;
@@ -354,36 +368,29 @@ void stand_in_agent_sync(lab_state& st, std::chrono::milliseconds timeout, const
         }
     }
 
-    // 4. DS for every provider's KSK at the parent.
-    zone_change c;
-    const process_entry* parent = st.find("parent");
-    auto current = read_zone_file(parent->zone_file, dns::name::from_text(parent_zone));
-    if (std::any_of(current.begin(), current.end(), [&](const dns::rr& r) {
-            return r.type == dns::rr_type::DS && r.owner == zone;
-        }))
-        c.remove.push_back({zone, dns::rr_type::DS, std::nullopt, std::string(child_zone) + " DS"});
-    std::set<std::vector<uint8_t>> ds_want;
-    for (const auto& k : ksks) {
-        dns::rr ds;
-        ds.owner = zone;
-        ds.type = dns::rr_type::DS;
-        ds.ttl = 30;
-        ds.rdata = dnssec::ds_rdata(zone, k.rdata, dnssec::digest_type::SHA256);
-        ds_want.insert(ds.rdata);
-        c.add.push_back(std::move(ds));
-    }
-    auto res = edit_zone(st, parent_zone, c);
+    // 4. The parent role takes the CDS into DS (it scans every provider's auth server);
+    // the parent's signer serves it.
     const process_entry* ps = st.find("parent-signer");
+    const process_entry* parent = st.find("parent");
     for (;;) {
         if (served_ds(ps->dns_port, child_zone) == ds_want) break;
-        if (clock_type::now() >= deadline)
+        if (clock_type::now() >= deadline) {
+            std::string result = "no result";
+            try {
+                json c =
+                    api_call(*parent, "GET", "/parent/children/" + std::string(child_zone), 2000ms);
+                result = c.value("result", result);
+            } catch (const lab_error& e) {
+                result = e.what();
+            }
             throw lab_error("parent-signer does not serve the DS of " + std::string(child_zone) +
-                            " (serial " + std::to_string(res.new_serial) + "); log: " + ps->log);
+                            " (the parent role's last scan: " + result + "); logs: " + parent->log +
+                            ", " + ps->log);
+        }
         std::this_thread::sleep_for(150ms);
     }
-    say("stand-in agent: DS of " + std::to_string(ksks.size()) + " KSK(s) in " +
-        std::string(parent_zone) + " (serial " + std::to_string(res.new_serial) +
-        "), served by parent-signer; " + remaining_text(deadline) + " to spare");
+    say("stand-in agent: the parent role published the DS of " + std::to_string(ksks.size()) +
+        " KSK(s) from the CDS, served by parent-signer; " + remaining_text(deadline) + " to spare");
 }
 
 // ------------------------------------------------------------------ zone edits
@@ -410,7 +417,10 @@ change_result edit_zone(const lab_state& st, std::string_view zone, const zone_c
     // The primary serves the new serial, or says why not.
     auto deadline = clock_type::now() + 10s;
     while (clock_type::now() < deadline) {
-        if (soa_serial(p->dns_port, zone, 500ms) == res.new_serial) return res;
+        // The parent role may serve a later serial than the file's (its own changes).
+        if (auto served = soa_serial(p->dns_port, zone, 500ms);
+            served && !dns::serial_lt(*served, res.new_serial))
+            return res;
         std::this_thread::sleep_for(100ms);
     }
     std::string why = "no error reported";

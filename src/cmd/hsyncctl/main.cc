@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
     hsync::cmd::add_keygen_command(app);
     hsync::cmd::add_tsig_commands(app);
     hsync::cmd::add_combiner_commands(app);
+    hsync::cmd::add_parent_commands(app);
     hsync::cmd::add_lab_commands(app);
+    hsync::cmd::add_resolve_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -19,8 +19,8 @@
 #include "dns/rdata.h"
 #include "dns/text.h"
 #include "dnssec/key.h"
-#include "zone/acl.h"
 #include "roles/signer/keys.h"
+#include "zone/acl.h"
 
 namespace hsync::hsyncd {
 
@@ -588,7 +588,7 @@ zone_config parse_zone(const context& c, const YAML::Node& n, const std::string&
     mapping m(c, n, path,
               {"name", "type", "file", "primaries", "transfer-key", "notify", "allow-transfer",
                "allow-notify", "allow-update", "update-policy", "refresh", "retry", "expire",
-               "dnssec-policy"});
+               "dnssec-policy", "children"});
     zone_config z;
     z.line = n.Mark().line + 1;
     const auto& name_node = m.require("name");
@@ -650,6 +650,15 @@ zone_config parse_zone(const context& c, const YAML::Node& n, const std::string&
                    quote(z.dnssec_policy) + " is not defined in dnssec-policies");
     } else if (cfg.role == "signer") {
         z.dnssec_policy = "default";
+    }
+    if (const auto* v = m.get("children")) {
+        if (cfg.role != "parent") c.fail(*v, m.path("children"), "applies only to role parent");
+        for (const auto& [item, p] : items(c, *v, m.path("children"))) {
+            std::string child = domain(c, item, p);
+            if (!dns::name::from_text(child).is_subdomain_of(apex) || child == z.name)
+                c.fail(item, p, quote(child) + " is not below the zone " + z.name);
+            z.children.push_back(child);
+        }
     }
     if (cfg.role == "signer" && z.type != zone_config::zone_type::secondary)
         c.fail(n, path,
@@ -742,6 +751,98 @@ signer::signing_policy parse_policy(const context& c, const YAML::Node& n,
     return p;
 }
 
+parent_config parse_parent(const context& c, const YAML::Node& n, const std::string& path) {
+    mapping m(
+        c, n, path,
+        {"scan-interval", "notify-min-interval", "digest-types", "initial-ds", "initial-ds-delay",
+         "timeout", "max-parallel-scans", "resolver", "nameservers", "dsync"});
+    parent_config p;
+    if (const auto* v = m.get("scan-interval"))
+        p.scan_interval = duration(c, *v, m.path("scan-interval"), 1, 7 * 86400);
+    if (const auto* v = m.get("notify-min-interval"))
+        p.notify_min_interval = duration(c, *v, m.path("notify-min-interval"), 0, 86400);
+    if (const auto* v = m.get("digest-types")) {
+        p.digest_types.clear();
+        for (const auto& [item, ip] : items(c, *v, m.path("digest-types"))) {
+            std::string d = scalar(c, item, ip);
+            // RFC 8624 §3.3: SHA-1 MUST NOT be used to make DS records.
+            if (d == "2" || d == "SHA-256" || d == "sha256")
+                p.digest_types.push_back(2);
+            else if (d == "4" || d == "SHA-384" || d == "sha384")
+                p.digest_types.push_back(4);
+            else
+                c.fail(item, ip,
+                       quote(d) + " is not a digest type we publish (2/SHA-256, 4/SHA-384)");
+        }
+        if (p.digest_types.empty()) c.fail(*v, m.path("digest-types"), "needs at least one type");
+    }
+    if (const auto* v = m.get("initial-ds")) {
+        static const char* const kinds[] = {"off", "accept-after-delay"};
+        p.initial_ds = one_of(c, *v, m.path("initial-ds"), kinds) != "off";
+    }
+    if (const auto* v = m.get("initial-ds-delay"))
+        p.initial_ds_delay = duration(c, *v, m.path("initial-ds-delay"), 0, 30 * 86400);
+    if (const auto* v = m.get("timeout"))
+        p.timeout_ms = static_cast<uint32_t>(integer(c, *v, m.path("timeout"), 100, 60000));
+    if (const auto* v = m.get("max-parallel-scans"))
+        p.max_parallel =
+            static_cast<unsigned>(integer(c, *v, m.path("max-parallel-scans"), 1, 1024));
+    if (const auto* r = m.get("resolver")) {
+        mapping rm(c, *r, m.path("resolver"),
+                   {"trust-anchors", "trust-anchor-file", "forward", "stubs"});
+        if (const auto* v = rm.get("trust-anchors"))
+            for (const auto& [item, ip] : items(c, *v, rm.path("trust-anchors"))) {
+                std::string text = scalar(c, item, ip);
+                try {
+                    auto rr = dns::rr::from_text(text);
+                    if (rr.type != dns::rr_type::DS && rr.type != dns::rr_type::DNSKEY)
+                        c.fail(item, ip, "is not a DS or DNSKEY record");
+                } catch (const dns::dns_error& e) {
+                    c.fail(item, ip, quote(text) + " is not a record: " + e.what());
+                }
+                p.trust_anchors.push_back(text);
+            }
+        if (const auto* v = rm.get("trust-anchor-file")) {
+            p.trust_anchor_file = c.resolve(scalar(c, *v, rm.path("trust-anchor-file")));
+            if (c.check_files && !fs::exists(p.trust_anchor_file))
+                c.fail(*v, rm.path("trust-anchor-file"),
+                       quote(p.trust_anchor_file) + " does not exist");
+        }
+        if (p.trust_anchors.empty() && p.trust_anchor_file.empty())
+            c.fail(*r, rm.path("trust-anchors"),
+                   "a parent needs a trust anchor to validate children");
+        if (const auto* v = rm.get("forward"))
+            p.forward = endpoint_value(c, *v, rm.path("forward"), 53);
+        if (const auto* v = rm.get("stubs"))
+            for (const auto& [item, ip] : items(c, *v, rm.path("stubs"))) {
+                mapping sm(c, item, ip, {"zone", "servers"});
+                std::string zone = domain(c, sm.require("zone"), sm.path("zone"));
+                auto servers = endpoint_list(c, sm.require("servers"), sm.path("servers"), 53);
+                if (servers.empty())
+                    c.fail(item, sm.path("servers"), "needs at least one ADDR:PORT");
+                p.stubs.emplace_back(zone, std::move(servers));
+            }
+    } else {
+        c.fail(n, m.path("resolver"), "is required (trust anchors for validating children)");
+    }
+    if (const auto* v = m.get("nameservers")) {
+        if (!v->IsMap())
+            c.fail(*v, m.path("nameservers"), "must map nameserver names to ADDR:PORT");
+        for (auto it = v->begin(); it != v->end(); ++it) {
+            YAML::Node k = it->first, val = it->second;
+            std::string host = domain(c, k, m.path("nameservers"));
+            p.nameservers[host] = endpoint_value(c, val, join(m.path("nameservers"), host), 53);
+        }
+    }
+    if (const auto* v = m.get("dsync")) {
+        mapping dm(c, *v, m.path("dsync"), {"target", "port"});
+        p.dsync_target = domain(c, dm.require("target"), dm.path("target"));
+        if (const auto* port = dm.get("port"))
+            p.dsync_port = static_cast<uint16_t>(integer(c, *port, dm.path("port"), 1, 65535));
+    }
+    return p;
+}
+
 limits_config parse_limits(const context& c, const YAML::Node& n, const std::string& path) {
     mapping m(
         c, n, path,
@@ -787,10 +888,10 @@ config parse_config(const std::string& text, const std::string& file, bool check
     if (!root.IsDefined() || root.IsNull())
         throw config_error(file, 1, "", "the configuration is empty (\"role\" is required)");
 
-    mapping top(
-        c, root, "",
-        {"role", "listen", "data-dir", "log-level", "log-file", "management",
-         "allow-remote-management", "tsig-keys", "acls", "zones", "limits", "dnssec-policies"});
+    mapping top(c, root, "",
+                {"role", "listen", "data-dir", "log-level", "log-file", "management",
+                 "allow-remote-management", "tsig-keys", "acls", "zones", "limits",
+                 "dnssec-policies", "parent"});
     config cfg;
     cfg.file = file;
     cfg.role = one_of(c, top.require("role"), "role", known_roles);
@@ -878,6 +979,12 @@ config parse_config(const std::string& text, const std::string& file, bool check
     }
 
     if (const auto* v = top.get("limits")) cfg.limits = parse_limits(c, *v, "limits");
+    if (const auto* v = top.get("parent")) {
+        if (cfg.role != "parent") c.fail(*v, "parent", "applies only to role parent");
+        cfg.parent = parse_parent(c, *v, "parent");
+    } else if (cfg.role == "parent") {
+        c.fail(root, "parent", "role parent needs a parent: section (resolver trust anchors)");
+    }
     return cfg;
 }
 

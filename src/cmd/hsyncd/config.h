@@ -79,8 +79,9 @@ struct zone_config {
     std::vector<update_rule> update_policy;
     // Overrides of the SOA timers (RFC 1035 §3.3.13), in seconds; none: use the SOA's.
     std::optional<uint32_t> refresh, retry, expire;
-    std::string dnssec_policy;  // role signer: a dnssec-policies name ("default" if unset)
-    int line = 0;  // where the zone is defined, for messages at run time
+    std::string dnssec_policy;          // role signer: a dnssec-policies name ("default" if unset)
+    std::vector<std::string> children;  // role parent: delegations to scan (empty: all)
+    int line = 0;                       // where the zone is defined, for messages at run time
 };
 
 struct limits_config {
@@ -89,6 +90,28 @@ struct limits_config {
     uint32_t tcp_idle_timeout = 10;    // seconds without a full query before closing
     unsigned tcp_pipeline = 32;        // queries in flight on one connection (RFC 7766 §6.2.1.1)
     uint16_t udp_payload_size = 1232;  // our EDNS(0) buffer size (DNS flag day 2020)
+};
+
+// Role parent (docs/parent.md): how children are scanned and what is accepted.
+struct parent_config {
+    uint32_t scan_interval = 3600;         // seconds between scans of a child
+    uint32_t notify_min_interval = 5;      // seconds between NOTIFY-started scans of a child
+    std::vector<uint8_t> digest_types{2};  // DS digest types published (SHA-256)
+    bool initial_ds = false;               // RFC 8078 §3.3 "accept after delay"
+    uint32_t initial_ds_delay = 86400;     // seconds the same CDS must be seen first
+    uint32_t timeout_ms = 3000;            // per lookup
+    unsigned max_parallel = 16;            // children scanned at once
+    // The validating resolver: trust anchors (DS or DNSKEY records in presentation form,
+    // and/or a file of them), and where names above the children are looked up.
+    std::vector<std::string> trust_anchors;
+    std::string trust_anchor_file;
+    std::optional<endpoint> forward;
+    std::vector<std::pair<std::string, std::vector<endpoint>>> stubs;  // zone -> servers
+    // Where to reach a child's nameserver by name, when not at its glue address, port 53.
+    std::map<std::string, endpoint> nameservers;
+    // RFC 9859: DSYNC records published for the zones, pointing at this server.
+    std::string dsync_target;  // empty: none
+    uint16_t dsync_port = 53;
 };
 
 struct config {
@@ -107,6 +130,7 @@ struct config {
     // Role signer. A policy named "default" always exists (the built-in values unless the
     // file defines one with that name).
     std::vector<signer::signing_policy> dnssec_policies;
+    parent_config parent;  // role parent
 
     const tsig_key* find_key(const std::string& canonical_name) const;
     const zone_config* find_zone(const std::string& canonical_name) const;

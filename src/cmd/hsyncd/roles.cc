@@ -5,6 +5,8 @@
 
 #include "roles/auth/auth_role.h"
 #include "roles/combiner/combiner_role.h"
+#include "roles/parent/parent_role.h"
+#include "roles/parent/resolver_fetch.h"
 #include "roles/signer/signer_role.h"
 #include "zone/text.h"
 
@@ -122,10 +124,44 @@ signer::signer_settings signer_settings_of(const config& cfg) {
     return s;
 }
 
+parent::parent_settings parent_settings_of(const config& cfg) {
+    const auto& pc = cfg.parent;
+    parent::parent_settings s;
+    for (const auto& z : cfg.zones)
+        if (!z.children.empty()) {
+            auto& list = s.children[zone::key_of(to_name(z.name))];
+            for (const auto& c : z.children)
+                list.push_back(to_name(c));
+        }
+    s.scan_interval = pc.scan_interval;
+    s.notify_min_interval = pc.notify_min_interval;
+    s.initial_ds_delay = pc.initial_ds_delay;
+    s.max_parallel = pc.max_parallel;
+    s.cds.digest_types = pc.digest_types;
+    s.cds.allow_initial_ds = pc.initial_ds;
+    for (const auto& [host, e] : pc.nameservers)
+        s.nameservers[host] = net::peer{e.address, e.port};
+    if (!pc.dsync_target.empty()) s.dsync_target = to_name(pc.dsync_target);
+    s.dsync_port = pc.dsync_port;
+    return s;
+}
+
+net::resolver_options parent_resolver_of(const config& cfg) {
+    const auto& pc = cfg.parent;
+    net::resolver_options o;
+    o.trust_anchors = pc.trust_anchors;
+    if (!pc.trust_anchor_file.empty()) o.trust_anchor_files.push_back(pc.trust_anchor_file);
+    if (pc.forward) o.forwarder = net::peer{pc.forward->address, pc.forward->port};
+    for (const auto& [zone_name, servers] : pc.stubs)
+        o.stubs[to_name(zone_name)] = to_peers(servers);
+    o.timeout = std::chrono::milliseconds(pc.timeout_ms);
+    return o;
+}
+
 }  // namespace
 
 bool role_implemented(std::string_view role) {
-    return role == "auth" || role == "combiner" || role == "signer";
+    return role == "auth" || role == "combiner" || role == "signer" || role == "parent";
 }
 
 // The one place where a role is chosen: a new role is a folder under roles/ and a line here.
@@ -139,9 +175,14 @@ std::unique_ptr<roles::role> make_role(const config& cfg, net::asio::io_context&
     else if (cfg.role == "signer")
         role = std::make_unique<signer::signer_role>(ex, engine_settings_of(cfg),
                                                      signer_settings_of(cfg));
+    else if (cfg.role == "parent")
+        role = std::make_unique<parent::parent_role>(
+            ex, engine_settings_of(cfg), parent_settings_of(cfg),
+            parent::resolver_fetch(ex, parent_resolver_of(cfg)));
     else
         throw std::runtime_error("role " + cfg.role + " is not implemented yet");
     role->start();
+    if (auto* p = dynamic_cast<parent::parent_role*>(role.get())) p->start_scanning();
     return role;
 }
 
@@ -153,6 +194,8 @@ std::string reconfigure_role(roles::role& role, const config& previous, const co
         std::string error;
         if (auto* signer = dynamic_cast<signer::signer_role*>(&role))
             error = signer->reconfigure(engine_settings_of(next), signer_settings_of(next));
+        else if (auto* parent = dynamic_cast<parent::parent_role*>(&role))
+            error = parent->reconfigure(engine_settings_of(next), parent_settings_of(next));
         else
             error = engine_role->reconfigure(engine_settings_of(next));
         if (!error.empty()) return error;

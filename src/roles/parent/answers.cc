@@ -30,7 +30,7 @@ rdata_set canonical_rdata_set(std::span<const dns::rr> records) {
         }
         out.push_back(std::move(rdata));
     }
-    std::sort(out.begin(), out.end());
+    std::sort(out.begin(), out.end(), dns::rdata_less{});
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
 }

@@ -114,6 +114,7 @@ std::vector<dnssec::key> keys_matching(const dns::name& child, std::span<const d
 }
 
 // "" if one of `rrset`'s RRSIGs is valid at `now` with one of `keys`; else the last reason.
+// `keys` are the keys the caller trusts here: an RRSIG by another key is named as such.
 std::string signed_by(const validated_rrset& rrset, std::span<const dnssec::key> keys,
                       uint32_t now) {
     std::string last = "no RRSIG";
@@ -121,6 +122,12 @@ std::string signed_by(const validated_rrset& rrset, std::span<const dnssec::key>
         auto result = dnssec::verify_rrsig(sig, rrset.records, keys, now);
         if (result.ok()) return {};
         last = result.reason;
+        if (sig.rdata.size() >= 18) {
+            uint16_t tag = static_cast<uint16_t>(sig.rdata[16] << 8 | sig.rdata[17]);
+            if (std::none_of(keys.begin(), keys.end(),
+                             [&](const dnssec::key& k) { return k.tag() == tag; }))
+                last = "its RRSIG is by key " + std::to_string(tag) + ", which it does not";
+        }
     }
     return last;
 }
