@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "dns/make_rr.h"
 #include "dnssec/ossl.h"
 
 namespace hsync::dnssec {
@@ -21,17 +22,6 @@ const EVP_MD* digest_md(uint8_t type) {
         default:
             return nullptr;
     }
-}
-
-dns::rr make_record(const dns::name& owner, uint16_t type, uint32_t ttl,
-                    std::vector<uint8_t> rdata) {
-    dns::rr r;
-    r.owner = owner;
-    r.type = type;
-    r.rclass = dns::rr_class::IN;
-    r.ttl = ttl;
-    r.rdata = std::move(rdata);
-    return r;
 }
 
 }  // namespace
@@ -72,7 +62,7 @@ bool ds_matches(std::span<const uint8_t> ds, const dns::name& owner,
 }
 
 dns::rr make_ds(const key& k, uint8_t type, uint32_t ttl, uint16_t rr_type) {
-    return make_record(k.owner(), rr_type, ttl, ds_rdata(k.owner(), k.rdata(), type));
+    return dns::make_rr(k.owner(), rr_type, ttl, ds_rdata(k.owner(), k.rdata(), type));
 }
 
 dns::rr make_cds(const key& k, uint8_t type, uint32_t ttl) {
@@ -80,15 +70,15 @@ dns::rr make_cds(const key& k, uint8_t type, uint32_t ttl) {
 }
 
 dns::rr make_cdnskey(const key& k, uint32_t ttl) {
-    return make_record(k.owner(), dns::rr_type::CDNSKEY, ttl, k.rdata());
+    return dns::make_rr(k.owner(), dns::rr_type::CDNSKEY, ttl, k.rdata());
 }
 
 dns::rr make_cds_delete(const dns::name& owner, uint32_t ttl) {
-    return make_record(owner, dns::rr_type::CDS, ttl, {0, 0, 0, 0, 0});
+    return dns::make_rr(owner, dns::rr_type::CDS, ttl, {0, 0, 0, 0, 0});
 }
 
 dns::rr make_cdnskey_delete(const dns::name& owner, uint32_t ttl) {
-    return make_record(owner, dns::rr_type::CDNSKEY, ttl, {0, 0, 3, 0, 0});
+    return dns::make_rr(owner, dns::rr_type::CDNSKEY, ttl, {0, 0, 3, 0, 0});
 }
 
 bool is_cds_delete(std::span<const uint8_t> rdata) {

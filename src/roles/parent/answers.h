@@ -54,4 +54,13 @@ void append_fingerprint(const rdata_set& set, std::string& out);
 // "" if every record is of `type` and class IN, owned by `owner`; else what is wrong.
 std::string check_shape(std::span<const dns::rr> records, const dns::name& owner, uint16_t type);
 
+// A decision (cds_decision, csync_decision) with its outcome and reason.
+template <typename Decision, typename Outcome>
+Decision decision(Outcome outcome, std::string reason) {
+    Decision d;
+    d.outcome = outcome;
+    d.reason = std::move(reason);
+    return d;
+}
+
 }  // namespace hsync::parent

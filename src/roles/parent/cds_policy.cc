@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "dns/make_rr.h"
 #include "dnssec/key.h"
 #include "dnssec/rrsig.h"
 
@@ -13,10 +14,7 @@ namespace hsync::parent {
 namespace {
 
 cds_decision decided(cds_outcome outcome, std::string reason) {
-    cds_decision d;
-    d.outcome = outcome;
-    d.reason = std::move(reason);
-    return d;
+    return decision<cds_decision>(outcome, std::move(reason));
 }
 
 cds_decision refused(std::string reason) {
@@ -130,16 +128,6 @@ std::string signed_by(const validated_rrset& rrset, std::span<const dnssec::key>
         }
     }
     return last;
-}
-
-dns::rr ds_record(const dns::name& child, uint32_t ttl, std::vector<uint8_t> rdata) {
-    dns::rr r;
-    r.owner = child;
-    r.type = dns::rr_type::DS;
-    r.rclass = dns::rr_class::IN;
-    r.ttl = ttl;
-    r.rdata = std::move(rdata);
-    return r;
 }
 
 bool accepted(const cds_policy& policy, uint8_t digest_type) {
@@ -345,7 +333,7 @@ cds_decision decide_cds(const dns::name& child, std::span<const cds_answer> answ
     d.initial = !has_ds;
     uint32_t ttl = has_ds ? current_ds.front().ttl : policy.default_ds_ttl;
     for (auto& r : new_ds)
-        d.ds.push_back(ds_record(child, ttl, std::move(r)));
+        d.ds.push_back(dns::make_rr(child, dns::rr_type::DS, ttl, std::move(r)));
     d.reason = std::string(d.initial ? "first DS set" : "DS set replaced") + ": key tags " +
                tag_list(canonical_rdata_set(d.ds), ds_key_tag);
     return d;

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "dns/error.h"
+#include "dns/make_rr.h"
 #include "dnssec/nsec.h"
 #include "dnssec/rrsig.h"
 
@@ -14,10 +15,7 @@ namespace hsync::parent {
 namespace {
 
 csync_decision decided(csync_outcome outcome, std::string reason) {
-    csync_decision d;
-    d.outcome = outcome;
-    d.reason = std::move(reason);
-    return d;
+    return decision<csync_decision>(outcome, std::move(reason));
 }
 
 csync_decision refused(std::string reason) {
@@ -40,17 +38,6 @@ std::optional<uint32_t> soa_serial(std::span<const uint8_t> rdata) {
     }
     const uint8_t* p = rdata.data() + fields[2].offset;
     return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-}
-
-dns::rr make_record(const dns::name& owner, uint16_t type, uint32_t ttl,
-                    std::vector<uint8_t> rdata) {
-    dns::rr r;
-    r.owner = owner;
-    r.type = type;
-    r.rclass = dns::rr_class::IN;
-    r.ttl = ttl;
-    r.rdata = std::move(rdata);
-    return r;
 }
 
 // Glue in a comparable form: owner, type, canonical RDATA.
@@ -257,9 +244,9 @@ csync_decision decide_csync(const dns::name& child, std::span<const csync_answer
     const uint32_t ttl = current_ns.empty() ? policy.default_ttl : current_ns.front().ttl;
     result.outcome = csync_outcome::updated;
     for (auto& rdata : ns)
-        result.ns.push_back(make_record(child, dns::rr_type::NS, ttl, std::move(rdata)));
+        result.ns.push_back(dns::make_rr(child, dns::rr_type::NS, ttl, std::move(rdata)));
     for (auto& [owner, type, rdata] : glue)
-        result.glue.push_back(make_record(owner, type, ttl, std::move(rdata)));
+        result.glue.push_back(dns::make_rr(owner, type, ttl, std::move(rdata)));
     result.reason = "NS and glue updated from CSYNC serial " + std::to_string(f.serial) + ": " +
                     std::to_string(result.ns.size()) + " NS, " +
                     std::to_string(result.glue.size()) + " glue";

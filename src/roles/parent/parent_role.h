@@ -19,6 +19,7 @@
 #include "roles/engine_role.h"
 #include "roles/parent/cds_policy.h"
 #include "roles/parent/csync_policy.h"
+#include "roles/parent/delegations.h"
 #include "roles/parent/scan.h"
 
 namespace hsync::parent {
@@ -60,8 +61,6 @@ class parent_role final : public roles::engine_role {
     std::optional<std::string> role_action(const std::string& topic, const std::string& arg,
                                            const std::string& action) override;
 
-    struct child_state;  // parent_role.cc
-
   protected:
     bool keeps_upstream() const override { return true; }
     void zone_started(zone::served_zone& z) override;
@@ -86,7 +85,6 @@ class parent_role final : public roles::engine_role {
                       std::optional<std::vector<dns::rr>> glue);
     void store_child(const zone::served_zone& z, const child_state& c);
     zone::served_zone* zone_of_child(const dns::name& child, child_state** out) const;
-    std::string child_json(const zone::served_zone& z, const child_state& c) const;
 
     parent_settings parent_;
     fetch_factory fetch_;
