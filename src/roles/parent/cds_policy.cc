@@ -293,13 +293,13 @@ cds_decision decide_cds(const dns::name& child, std::span<const cds_answer> answ
             for (const auto& k : cdnskey)
                 for (uint8_t type : types_in_use)
                     derived.push_back(dnssec::ds_rdata(child, k, type));
-            std::sort(derived.begin(), derived.end());
+            std::sort(derived.begin(), derived.end(), dns::rdata_less{});
             if (derived != new_ds) {
                 rdata_set cds_only, cdnskey_only;
                 std::set_difference(new_ds.begin(), new_ds.end(), derived.begin(), derived.end(),
-                                    std::back_inserter(cds_only));
+                                    std::back_inserter(cds_only), dns::rdata_less{});
                 std::set_difference(derived.begin(), derived.end(), new_ds.begin(), new_ds.end(),
-                                    std::back_inserter(cdnskey_only));
+                                    std::back_inserter(cdnskey_only), dns::rdata_less{});
                 std::string detail;
                 if (!cds_only.empty())
                     detail += "CDS for key tags " + tag_list(cds_only, ds_key_tag) +
@@ -317,7 +317,7 @@ cds_decision decide_cds(const dns::name& child, std::span<const cds_answer> answ
                     new_ds.push_back(dnssec::ds_rdata(child, k, type));
         if (new_ds.empty())
             return refused("the policy has no digest type to make DS records from CDNSKEY with");
-        std::sort(new_ds.begin(), new_ds.end());
+        std::sort(new_ds.begin(), new_ds.end(), dns::rdata_less{});
         new_ds.erase(std::unique(new_ds.begin(), new_ds.end()), new_ds.end());
     }
     if (new_ds == old_ds)

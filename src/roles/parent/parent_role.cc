@@ -388,6 +388,7 @@ awaitable<void> parent_role::scan_one(std::shared_ptr<served_zone> z, std::strin
     }
     scan_result result;
     std::string error;
+    bool retry_soon = false;
     if (in.current_ns.empty()) {
         error = "no NS records for the delegation";
     } else if (!missing.empty()) {
@@ -399,7 +400,10 @@ awaitable<void> parent_role::scan_one(std::shared_ptr<served_zone> z, std::strin
             result = co_await scan_child(fetch, in, parent_.cds, parent_.csync,
                                          dnssec::rrsig_time(engine_.now()));
         } catch (const std::exception& e) {
+            // A failure of our own (no trust anchor yet, a resolver that cannot start):
+            // tried again soon, not after a whole scan interval.
             error = std::string("scan failed: ") + e.what();
+            retry_soon = true;
         }
     }
     c = find();  // the zone may have been rebuilt or removed meanwhile
@@ -409,8 +413,10 @@ awaitable<void> parent_role::scan_one(std::shared_ptr<served_zone> z, std::strin
     c->scans += 1;
     ++counters_.scans;
     c->last_scan = started;
-    c->next_scan = c->rescan ? std::max(engine_.now(), c->last_notify)
-                             : started + static_cast<int64_t>(parent_.scan_interval);
+    c->next_scan =
+        c->rescan ? std::max(engine_.now(), c->last_notify)
+                  : started + static_cast<int64_t>(retry_soon ? std::min(parent_.scan_interval, 5u)
+                                                              : parent_.scan_interval);
     c->rescan = false;
     c->servers = result.servers;
     std::vector<std::string> refusals, updates;
