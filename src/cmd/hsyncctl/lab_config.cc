@@ -278,6 +278,7 @@ std::string hsyncd_config(const lab_state& st, const process_entry& p) {
         y += "parent:\n";
         y += "  scan-interval: 2\n  notify-min-interval: 0\n";
         y += "  initial-ds: accept-after-delay\n  initial-ds-delay: 0\n";
+        y += "  ds-ttl: " + std::to_string(zone_ttl) + "\n";
         y += "  timeout: 2000\n";
         y += "  resolver:\n";
         y += "    trust-anchor-file: " + q(trust_anchor_path(st)) + "\n";

@@ -1,6 +1,7 @@
 // hsyncctl parent children [--json] | parent scan CHILD [--no-wait] [--json]: a running
 // parent role's children with their last scan and result (GET /parent/children), and a
 // scan of one child now (POST /parent/children/CHILD/scan), waiting for its result.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +34,7 @@ std::string records_text(const json& list) {
     for (const auto& r : list) {
         // "child. 3600 IN DS 12345 13 2 ABCD..." -> "12345 13 2 ABCD..." for the table.
         std::string text = json_text(r);
+        std::replace(text.begin(), text.end(), '\t', ' ');
         auto pos = text.find(" DS ");
         if (pos == std::string::npos) pos = text.find(" NS ");
         if (pos != std::string::npos) text = text.substr(pos + 4);

@@ -755,7 +755,7 @@ parent_config parse_parent(const context& c, const YAML::Node& n, const std::str
     mapping m(
         c, n, path,
         {"scan-interval", "notify-min-interval", "digest-types", "initial-ds", "initial-ds-delay",
-         "timeout", "max-parallel-scans", "resolver", "nameservers", "dsync"});
+         "ds-ttl", "timeout", "max-parallel-scans", "resolver", "nameservers", "dsync"});
     parent_config p;
     if (const auto* v = m.get("scan-interval"))
         p.scan_interval = duration(c, *v, m.path("scan-interval"), 1, 7 * 86400);
@@ -782,6 +782,7 @@ parent_config parse_parent(const context& c, const YAML::Node& n, const std::str
     }
     if (const auto* v = m.get("initial-ds-delay"))
         p.initial_ds_delay = duration(c, *v, m.path("initial-ds-delay"), 0, 30 * 86400);
+    if (const auto* v = m.get("ds-ttl")) p.ds_ttl = duration(c, *v, m.path("ds-ttl"), 0, 604800);
     if (const auto* v = m.get("timeout"))
         p.timeout_ms = static_cast<uint32_t>(integer(c, *v, m.path("timeout"), 100, 60000));
     if (const auto* v = m.get("max-parallel-scans"))

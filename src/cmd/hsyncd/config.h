@@ -99,6 +99,7 @@ struct parent_config {
     std::vector<uint8_t> digest_types{2};  // DS digest types published (SHA-256)
     bool initial_ds = false;               // RFC 8078 §3.3 "accept after delay"
     uint32_t initial_ds_delay = 86400;     // seconds the same CDS must be seen first
+    uint32_t ds_ttl = 3600;                // TTL of a child's first DS (later: the DS's own)
     uint32_t timeout_ms = 3000;            // per lookup
     unsigned max_parallel = 16;            // children scanned at once
     // The validating resolver: trust anchors (DS or DNSKEY records in presentation form,

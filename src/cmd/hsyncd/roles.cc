@@ -139,6 +139,7 @@ parent::parent_settings parent_settings_of(const config& cfg) {
     s.max_parallel = pc.max_parallel;
     s.cds.digest_types = pc.digest_types;
     s.cds.allow_initial_ds = pc.initial_ds;
+    s.cds.default_ds_ttl = pc.ds_ttl;
     for (const auto& [host, e] : pc.nameservers)
         s.nameservers[host] = net::peer{e.address, e.port};
     if (!pc.dsync_target.empty()) s.dsync_target = to_name(pc.dsync_target);
