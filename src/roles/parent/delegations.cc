@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <set>
+#include <map>
 #include <stdexcept>
 
 #include "dns/rdata.h"
@@ -148,9 +148,11 @@ std::string wire_of(const dns::name& n) {
 // the SOA serial `serial`. O(n); no allocation per upstream record kept.
 dns::record_store overlay(const dns::record_store& upstream, const overlay_map& by_wire,
                           const std::vector<dns::rr>& extra, uint32_t serial) {
-    std::set<std::pair<std::string, uint16_t>> replaced;  // (owner wire, type) of `extra`
+    // The owners and types of `extra`, looked up by the upstream record's owner as it is
+    // stored (no string made per record).
+    std::map<std::string, std::vector<uint16_t>, std::less<>> replaced;
     for (const auto& r : extra)
-        replaced.insert({wire_of(r.owner), r.type});
+        replaced[wire_of(r.owner)].push_back(r.type);
     dns::record_store out;
     bool soa_done = false;
     for (size_t i = 0; i < upstream.size(); ++i) {
@@ -177,7 +179,11 @@ dns::record_store overlay(const dns::record_store& upstream, const overlay_map& 
                 }
             if (skip) continue;
         }
-        if (!replaced.empty() && replaced.count({std::string(owner), v.type})) continue;
+        if (!replaced.empty())
+            if (auto it = replaced.find(owner);
+                it != replaced.end() &&
+                std::find(it->second.begin(), it->second.end(), v.type) != it->second.end())
+                continue;
         out.add(v);
     }
     for (const auto& [wire, e] : by_wire)

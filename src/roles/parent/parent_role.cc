@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 #include "dns/rdata.h"
 #include "dnssec/rrsig.h"
@@ -386,6 +387,11 @@ awaitable<void> parent_role::scan_one(std::shared_ptr<served_zone> z, std::strin
         }
         if (!any) missing += (missing.empty() ? "" : ", ") + key_of(host);
     }
+    // Two nameserver names at one address are one server to ask.
+    std::sort(in.servers.begin(), in.servers.end(), [](const net::peer& a, const net::peer& b) {
+        return std::tie(a.address, a.port) < std::tie(b.address, b.port);
+    });
+    in.servers.erase(std::unique(in.servers.begin(), in.servers.end()), in.servers.end());
     scan_result result;
     std::string error;
     bool retry_soon = false;
