@@ -111,6 +111,9 @@ http_reply metrics_reply(roles::role& role, const server_info& info, double now)
     up.type = "gauge";
     up.value = now - info.started_at;
     all.push_back(up);
+    if (info.extra_metrics)
+        for (auto& m : info.extra_metrics())
+            all.push_back(std::move(m));
     for (auto& m : process_metrics(info.started_at))
         all.push_back(std::move(m));
     http_reply r;
@@ -282,17 +285,56 @@ http_reply handle_request(roles::role& role, const server_info& info, std::strin
 
 struct management_server::state : std::enable_shared_from_this<management_server::state> {
     state(asio::io_context& io, roles::role& r, management_options o)
-        : acceptor(io), role(r), options(std::move(o)) {}
+        : acceptor(io), role(r), options(std::move(o)) {
+        if (options.key) verifier.emplace(*options.key, options.auth_window);
+    }
     tcp::acceptor acceptor;
     roles::role& role;
     management_options options;
+    std::optional<request_verifier> verifier;
     std::set<beast::tcp_stream*> sessions;
     bool stopped = false;
+    uint64_t unauthorized = 0;  // requests refused with 401
+    // Refused requests are logged at most `log_burst` per minute, so a flood of them
+    // cannot flood the log; the next line says how many were left out.
+    static constexpr unsigned log_burst = 20;
+    double log_minute = 0;
+    unsigned logged_this_minute = 0;
+    uint64_t not_logged = 0;
 };
 
 namespace {
 
 using state_ptr = std::shared_ptr<management_server::state>;
+
+double wall_clock() {
+    using namespace std::chrono;
+    return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+void log_unauthorized(management_server::state& s, const std::string& peer, std::string_view method,
+                      std::string_view target, const std::string& why, double now) {
+    if (now - s.log_minute >= 60) {
+        s.log_minute = now;
+        s.logged_this_minute = 0;
+    }
+    if (s.logged_this_minute >= s.log_burst) {
+        ++s.not_logged;
+        return;
+    }
+    ++s.logged_this_minute;
+    if (s.not_logged) {
+        log::warn("management_unauthorized", {{"peer", peer},
+                                              {"method", method},
+                                              {"target", target},
+                                              {"reason", why},
+                                              {"not_logged_before", s.not_logged}});
+        s.not_logged = 0;
+    } else {
+        log::warn("management_unauthorized",
+                  {{"peer", peer}, {"method", method}, {"target", target}, {"reason", why}});
+    }
+}
 
 http::response<http::string_body> to_response(const http_reply& r, unsigned version,
                                               bool keep_alive, const std::string& server) {
@@ -301,6 +343,7 @@ http::response<http::string_body> to_response(const http_reply& r, unsigned vers
     res.set(http::field::content_type, r.content_type);
     res.set(http::field::cache_control, "no-store");
     if (!r.allow.empty()) res.set(http::field::allow, r.allow);
+    if (r.status == 401) res.set(http::field::www_authenticate, auth_scheme);
     res.keep_alive(keep_alive);
     res.body() = r.body;
     res.prepare_payload();
@@ -352,10 +395,26 @@ asio::awaitable<void> session(state_ptr s, tcp::socket socket) {
             co_return;
         }
         auto req = parser.release();
-        http_reply r =
-            handle_request(s->role, s->options.info,
-                           std::string_view(req.method_string().data(), req.method_string().size()),
-                           std::string_view(req.target().data(), req.target().size()));
+        std::string_view method(req.method_string().data(), req.method_string().size());
+        std::string_view target(req.target().data(), req.target().size());
+        http_reply r;
+        bool authorized = true;
+        if (s->verifier) {
+            double now = s->options.info.now ? s->options.info.now() : wall_clock();
+            auto auth = req[http::field::authorization];
+            auto result = s->verifier->verify(std::string_view(auth.data(), auth.size()), method,
+                                              target, req.body(), static_cast<int64_t>(now));
+            if (!result.ok) {
+                authorized = false;
+                ++s->unauthorized;
+                boost::system::error_code pec;
+                auto peer = stream.socket().remote_endpoint(pec);
+                log_unauthorized(*s, pec ? "-" : peer.address().to_string(), method, target,
+                                 result.reason, now);
+                r = error_reply(401, "unauthorized: " + result.reason);
+            }
+        }
+        if (authorized) r = handle_request(s->role, s->options.info, method, target);
         if (s->stopped) co_return;
         auto res = to_response(r, req.version(), req.keep_alive(), server);
         if (req.method() == http::verb::head) {
@@ -396,6 +455,21 @@ asio::awaitable<void> accept_loop(state_ptr s) {
 management_server::management_server(asio::io_context& io, roles::role& role,
                                      management_options options)
     : state_(std::make_shared<state>(io, role, std::move(options))) {
+    std::weak_ptr<state> weak = state_;
+    auto role_metrics = std::move(state_->options.info.extra_metrics);
+    state_->options.info.extra_metrics = [weak, role_metrics] {
+        std::vector<roles::metric> out;
+        if (role_metrics) out = role_metrics();
+        if (auto s = weak.lock(); s && s->verifier) {
+            roles::metric m;
+            m.name = "hsync_management_unauthorized_total";
+            m.help = "Management API requests refused for missing, wrong or replayed credentials.";
+            m.type = "counter";
+            m.value = static_cast<double>(s->unauthorized);
+            out.push_back(std::move(m));
+        }
+        return out;
+    };
     auto& a = state_->acceptor;
     a.open(state_->options.endpoint.protocol());
     a.set_option(tcp::acceptor::reuse_address(true));
@@ -412,6 +486,10 @@ tcp::endpoint management_server::local_endpoint() const {
     return state_->acceptor.local_endpoint();
 }
 
+void management_server::set_key(management_key key) {
+    if (state_->verifier) state_->verifier->set_key(std::move(key));
+}
+
 void management_server::stop() {
     if (state_->stopped) return;
     state_->stopped = true;
@@ -424,7 +502,8 @@ void management_server::stop() {
 // ----------------------------------------------------------------------------- client
 
 client_reply http_request(const std::string& server, std::string_view method,
-                          std::string_view target, std::chrono::milliseconds timeout) {
+                          std::string_view target, std::chrono::milliseconds timeout,
+                          const management_key* key) {
     std::string host = server, port = "8053";
     if (!server.empty() && server.front() == '[') {
         auto close = server.find(']');
@@ -458,6 +537,9 @@ client_reply http_request(const std::string& server, std::string_view method,
     req.set(http::field::host, server);
     req.set(http::field::user_agent, "hsyncctl");
     req.set(http::field::connection, "close");
+    if (key)
+        req.set(http::field::authorization,
+                sign_request(*key, method, target, req.body(), static_cast<int64_t>(wall_clock())));
     req.prepare_payload();
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;

@@ -8,8 +8,11 @@
 //   GET  /zones/NAME/agent-data  the combiner's agent data (docs/combiner.md)
 //   GET  /metrics              Prometheus text format 0.0.4
 //
-// Errors are JSON {"error": "..."} with 400 (bad request), 404 (no such zone or path),
-// 405 (wrong method), 413/431 (request too large) or 500 (the action failed).
+// Every request must carry the management key's signature (management_auth.h) when the
+// server has a key, and hsyncd always gives it one; without it: 401, nothing done.
+// Errors are JSON {"error": "..."} with 400 (bad request), 401 (no or bad credentials),
+// 404 (no such zone or path), 405 (wrong method), 413/431 (request too large) or 500 (the
+// action failed).
 // The server runs on the role's io_context: role calls happen on the loop thread.
 #pragma once
 
@@ -21,6 +24,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/management_auth.h"
 #include "net/asio.h"
 #include "roles/role.h"
 
@@ -31,6 +35,8 @@ struct server_info {
     double started_at = 0;  // seconds since the epoch
     long pid = 0;
     std::function<double()> now;  // seconds since the epoch; injected for tests
+    // More samples for /metrics (the server's own counters).
+    std::function<std::vector<roles::metric>()> extra_metrics;
 };
 
 struct http_reply {
@@ -55,6 +61,10 @@ struct management_options {
     std::chrono::milliseconds timeout{5000};  // per request: read + answer
     unsigned max_connections = 16;
     server_info info;
+    // The shared secret every request must be signed with; none: no authentication (unit
+    // tests of the API itself).
+    std::optional<management_key> key;
+    std::chrono::seconds auth_window{300};  // accepted clock difference, and nonce memory
 };
 
 class management_server {
@@ -67,6 +77,8 @@ class management_server {
     management_server& operator=(const management_server&) = delete;
 
     net::asio::ip::tcp::endpoint local_endpoint() const;
+    // A new key for the requests from now on (SIGHUP); only when the server has one.
+    void set_key(management_key key);
     // Closes the listener and every open connection; idempotent.
     void stop();
 
@@ -83,10 +95,12 @@ struct client_reply {
     std::string body;
 };
 
-// `server` is "ADDR:PORT" or "[V6]:PORT" (a bare address means port 8053). Throws
-// std::runtime_error with a text like "cannot reach hsyncd at 127.0.0.1:8053: Connection
-// refused" on a network error or timeout.
+// `server` is "ADDR:PORT" or "[V6]:PORT" (a bare address means port 8053). With `key`, the
+// request is signed (Authorization: HSYNC-HMAC ...). Throws std::runtime_error with a text
+// like "cannot reach hsyncd at 127.0.0.1:8053: Connection refused" on a network error or
+// timeout.
 client_reply http_request(const std::string& server, std::string_view method,
-                          std::string_view target, std::chrono::milliseconds timeout);
+                          std::string_view target, std::chrono::milliseconds timeout,
+                          const management_key* key = nullptr);
 
 }  // namespace hsync::api

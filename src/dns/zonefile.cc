@@ -231,8 +231,9 @@ bool is_meta_type(uint16_t type) {
 class parser {
   public:
     parser(const zone_options& options, const zone_reader::record_fn& on_record,
-           const zone_reader::error_fn& on_error)
-        : opt_(options), on_record_(on_record), on_error_(on_error) {
+           const zone_reader::error_fn& on_error,
+           const zone_reader::located_record_fn* on_located = nullptr)
+        : opt_(options), on_record_(on_record), on_error_(on_error), on_located_(on_located) {
         if (opt_.chunk_size == 0) opt_.chunk_size = 1;
         if (opt_.default_ttl != 0) {
             default_ttl_ = opt_.default_ttl;
@@ -322,6 +323,7 @@ class parser {
             }
             if (rec.tokens.empty()) continue;
             try {
+                where_ = {src.path, start_line};
                 handle(src, rec, depth);
             } catch (const dns_error& e) {
                 error(src, start_line, e.what());
@@ -362,7 +364,7 @@ class parser {
             rr_.owner = last_owner_;
         }
         record_body(std::span<const token>(t).subspan(i), origin_);
-        on_record_(rr_);
+        emit();
     }
 
     // `[TTL] [CLASS] TYPE RDATA` or `[CLASS] [TTL] TYPE RDATA` into rr_ (owner already set).
@@ -562,13 +564,22 @@ class parser {
             if (gen.error) throw text_error(std::string("$GENERATE: ") + gen.error);
             rr_.owner = name::from_text(owner_text, &origin_);
             record_body(gen.tokens, origin_);
-            on_record_(rr_);
+            emit();
         }
+    }
+
+    void emit() {
+        if (on_located_)
+            (*on_located_)(rr_, where_);
+        else
+            on_record_(rr_);
     }
 
     zone_options opt_;
     const zone_reader::record_fn& on_record_;
     const zone_reader::error_fn& on_error_;
+    const zone_reader::located_record_fn* on_located_;
+    zone_position where_;  // the record being read
     size_t errors_ = 0;
 
     name origin_;
@@ -585,7 +596,18 @@ class parser {
 }  // namespace
 
 size_t zone_reader::read(const record_fn& on_record, const error_fn& on_error) const {
-    parser p(options_, on_record, on_error);
+    return run(on_record, on_error, nullptr);
+}
+
+size_t zone_reader::read_located(const located_record_fn& on_record,
+                                 const error_fn& on_error) const {
+    static const record_fn unused;
+    return run(unused, on_error, &on_record);
+}
+
+size_t zone_reader::run(const record_fn& on_record, const error_fn& on_error,
+                        const located_record_fn* on_located) const {
+    parser p(options_, on_record, on_error, on_located);
     source src;
     src.path = path_;
     if (in_memory_) {

@@ -33,6 +33,12 @@ struct zone_error {
     std::string to_text() const;
 };
 
+// Where a record starts: the file ($INCLUDE'd or not) and its first line.
+struct zone_position {
+    std::string_view file;
+    size_t line = 0;
+};
+
 struct zone_options {
     // TTL for records without one when no $TTL is in force; 0 = BIND's rule (see
     // zonefile.cc: SOA MINIMUM if the SOA has no TTL, else the last explicit TTL).
@@ -51,6 +57,8 @@ class zone_reader {
     // The rr passed to on_record is reused between calls: copy what you keep.
     using record_fn = std::function<void(const rr&)>;
     using error_fn = std::function<void(const zone_error&)>;
+    // With the record's position, for messages about good records (valid during the call).
+    using located_record_fn = std::function<void(const rr&, const zone_position&)>;
 
     zone_reader(std::string path, name origin, zone_options options = {});
 
@@ -62,8 +70,12 @@ class zone_reader {
     // with the next record). Returns the number of errors. A file that cannot be opened
     // is one error at line 0.
     size_t read(const record_fn& on_record, const error_fn& on_error) const;
+    size_t read_located(const located_record_fn& on_record, const error_fn& on_error) const;
 
   private:
+    size_t run(const record_fn& on_record, const error_fn& on_error,
+               const located_record_fn* on_located) const;
+
     std::string path_;
     std::string_view text_;
     bool in_memory_ = false;

@@ -63,10 +63,10 @@ void engine::start() {
     db_ = std::make_unique<store::database>(settings_.data_dir + "/auth.sqlite");
     pool_ = std::make_unique<asio::thread_pool>(1);
     zone_db_ = std::make_unique<store::zone_db>(*db_);
+    kv_ = std::make_unique<store::kv_store>(*db_);
     if (stage_.keeps_upstream()) {
         upstream_db_ = std::make_unique<store::database>(settings_.data_dir + "/owner.sqlite");
         upstream_zone_db_ = std::make_unique<store::zone_db>(*upstream_db_);
-        kv_ = std::make_unique<store::kv_store>(*db_);
     }
     for (const auto& zs : settings_.zones) {
         auto z = std::make_shared<served_zone>();
@@ -86,9 +86,10 @@ void engine::start() {
 
 void engine::start_zone(const std::shared_ptr<served_zone>& z) {
     z->wake = std::make_unique<asio::steady_timer>(ex_);
-    if (z->settings.secondary) {
+    if (z->settings.secondary || z->settings.role_built) {
         load_stored(*z);
         stage_.zone_started(*z);
+        if (z->settings.role_built) return;
         z->refresh_running = true;
         asio::co_spawn(ex_, refresh_loop(z), asio::detached);
     } else {
@@ -242,6 +243,7 @@ void engine::serve(served_zone& z, std::shared_ptr<const zone_data> data, bool i
                               {"records", z.data->records().size()},
                               {"change", incremental ? "incremental" : "full"}});
     send_notifies(z);
+    stage_.version_served(z);
 }
 
 void engine::commit(served_zone& z, dns::record_store records, const dns::zone_diff* change) {
@@ -404,6 +406,7 @@ std::string engine::reload_zone(const std::string& name) {
         if (z->wake) z->wake->cancel();
         return {};
     }
+    if (z->settings.role_built) return {};
     error = load_primary(*z, false);
     if (!error.empty())
         log::error("zone_reload_failed", {{"zone", key_of(z->settings.name)}, {"error", error}});
@@ -449,7 +452,9 @@ std::string engine::reconfigure(engine_settings settings) {
         if (kind_changed)
             log::warn("zone_kind_changed",
                       {{"zone", name}, {"note", "takes effect after a restart"}});
-        if (!z.settings.secondary) {
+        if (z.settings.role_built) {
+            continue;
+        } else if (!z.settings.secondary) {
             std::string error = load_primary(z, false);
             if (!error.empty())
                 log::error("zone_reload_failed", {{"zone", name}, {"error", error}});

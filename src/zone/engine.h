@@ -90,7 +90,7 @@ class engine {
     const dns::rr* upstream_soa(const served_zone& z) const;
 
     // Durable key/value state of the role (the combiner's agent data, the signer's key
-    // set), in the engine's database. Present when the stage keeps an upstream copy.
+    // set, the agent's peer relations), in the engine's database.
     store::kv_store& kv() { return *kv_; }
 
     // Runs `work` on the worker pool and resumes on the loop with its result, so heavy work

@@ -95,6 +95,10 @@ awaitable<void> engine::handle(const net::request& req, net::responder& out) {
         co_return;
     }
     if (query.qr) co_return;
+    if (auto taken = stage_.take_request(req, query)) {
+        if (!taken->empty()) co_await out.send(std::move(*taken));
+        co_return;
+    }
 
     std::optional<dnssec::tsig_result> tsig;
     std::string key_name;

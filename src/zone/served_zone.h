@@ -35,6 +35,9 @@ struct zone_settings {
     acl allow_update = acl::none();
     update_policy policy;
     std::optional<uint32_t> refresh, retry, expire;  // override the SOA's timers
+    // A primary the role builds itself (the agent's identity zone): no file; the stored
+    // version is served at start and the role commits new ones (engine::commit).
+    bool role_built = false;
 };
 
 // A role's own state of a zone (the combiner's agent data, the signer's keys); the role

@@ -54,6 +54,18 @@ class stage {
         co_return;
     }
 
+    // A new version of the zone is served (loaded, transferred, committed), after the
+    // NOTIFYs went out. The agent reads each new version's HSYNC RRset here.
+    virtual void version_served(served_zone& /*z*/) {}
+
+    // Any request, parsed, before the engine looks at it (before TSIG): a stage that takes
+    // it over (the agent's SIG(0)-signed HELLO and HEARTBEAT) returns the bytes to answer
+    // with (empty: no answer); nullopt leaves it to the engine.
+    virtual std::optional<std::vector<uint8_t>> take_request(const net::request& /*req*/,
+                                                             const dns::message& /*query*/) {
+        return std::nullopt;
+    }
+
     // Runs before each refresh of a secondary zone (timers, maintenance); the refresh
     // loop wakes again by next_maintenance() (seconds since the epoch; none: no need).
     virtual net::awaitable<void> maintain(std::shared_ptr<served_zone> /*z*/) { co_return; }

@@ -93,7 +93,8 @@ def test_lab_up_change_probe_down():
             print(f"  lab up: {time.monotonic() - t0:.1f}s; " + up.lines[-6])
             st = json.loads(lab("status", "--json", "--dir", d).stdout)
             procs = {p["name"]: p for p in st["processes"]}
-            want = {"parent", "parent-signer", "owner", "p1-combiner", "p1-signer", "p1-auth", "resolver"}
+            want = {"parent", "parent-signer", "owner", "p1-combiner", "p1-signer", "p1-auth",
+                    "p1-agent", "resolver"}
             check(set(procs) == want, f"processes {sorted(procs)}, want {sorted(want)}")
             check(st["all_alive"] and all(p["alive"] and p["pid"] > 0 for p in procs.values()),
                   f"not every process is alive: {[(n, p['alive']) for n, p in procs.items()]}")
@@ -203,11 +204,12 @@ def test_lab_up_change_probe_down():
             print("  broken DS: " + next(ln for ln in r.lines if "SERVFAIL www" in ln).strip()[:200])
 
             # Down: nothing left.
-            ports = [p[k] for p in procs.values() for k in ("dns_port", "management_port") if p[k]]
+            ports = [p[k] for p in procs.values() for k in ("dns_port", "management_port", "api_port")
+                     if p.get(k)]
             dn = lab("down", "--dir", d)
             no_crash(dn)
             print("  " + dn.lines[-1])
-            check(re.search(r"7 process\(es\) stopped", dn.stdout) is not None, "lab down\n  " + dn.describe())
+            check(re.search(r"8 process\(es\) stopped", dn.stdout) is not None, "lab down\n  " + dn.describe())
             left = lab_processes(d)
             check(not left, f"processes left after lab down: {left}")
             busy = [p for p in ports if port_bound(p)]

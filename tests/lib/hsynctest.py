@@ -20,8 +20,12 @@ Environment (set by tests/CMakeLists.txt, or by hand when running a script direc
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
 import difflib
+import hashlib
+import hmac
+import http.client
 import os
 import re
 import shutil
@@ -261,7 +265,77 @@ def run(argv: Sequence, *, timeout: float = 120, check_rc: int | None = 0, input
 
 
 def hsyncctl(*args, **kw) -> Result:
+    """Runs hsyncctl. `--server 127.0.0.1:PORT` of an hsyncd started here gets that
+    daemon's management key (--key) unless the arguments name a key or config already."""
+    args = [str(a) for a in args]
+    if "--server" in args and not {"--key", "-c", "--config"} & set(args):
+        i = args.index("--server")
+        if i + 1 < len(args):
+            key = management_key_file(args[i + 1])
+            if key is not None:
+                args = ["--key", str(key), *args]
     return run([hsyncctl_path(), *args], **kw)
+
+
+# --------------------------------------------------------------------------- management API
+
+# Every request to hsyncd's management API is signed with the daemon's key (docs/
+# configuration.md): management port -> key file, for each daemon started by a test.
+_MANAGEMENT_KEYS: dict[int, Path] = {}
+
+
+def register_management_key(port: int, key_file: str | Path) -> None:
+    _MANAGEMENT_KEYS[int(port)] = Path(key_file)
+
+
+def management_key_file(server: str | int) -> Path | None:
+    """The key file of a daemon started here, by port or "ADDR:PORT"; None if unknown."""
+    with contextlib.suppress(ValueError):
+        return _MANAGEMENT_KEYS.get(int(str(server).rsplit(":", 1)[-1]))
+    return None
+
+
+def read_management_key(path: str | Path) -> bytes:
+    """The secret of a key file: BIND form (key "hsync-management" { ... secret "B64"; };)
+    or one base64 line."""
+    text = Path(path).read_text()
+    m = re.search(r'secret\s+"([^"]+)"', text)
+    if m:
+        return base64.b64decode(m.group(1))
+    lines = [l.strip() for l in text.splitlines() if l.strip() and not l.strip().startswith("#")]
+    return base64.b64decode(lines[0])
+
+
+def management_authorization(secret: bytes, method: str, target: str, body: bytes = b"",
+                             ts: int | None = None, nonce: str | None = None) -> str:
+    """The Authorization header for one request (HSYNC-HMAC, docs/configuration.md)."""
+    ts = int(time.time()) if ts is None else ts
+    nonce = nonce or os.urandom(16).hex()
+    text = "\n".join(["HSYNC-HMAC", method, target, str(ts), nonce,
+                      hashlib.sha256(body).hexdigest()])
+    mac = base64.b64encode(hmac.new(secret, text.encode(), hashlib.sha256).digest()).decode()
+    return f"HSYNC-HMAC ts={ts}, nonce={nonce}, mac={mac}"
+
+
+def management_request(port: int, method: str, target: str, *, key_file: str | Path | None = None,
+                       body: bytes = b"", sign: bool = True, timeout: float = 30,
+                       host: str = "127.0.0.1") -> tuple[int, str]:
+    """One request to hsyncd's management API, signed with key_file (default: the key of
+    the daemon on that port); returns (HTTP status, body text)."""
+    headers = {"Connection": "close"}
+    if sign:
+        kf = key_file if key_file is not None else management_key_file(port)
+        if kf is None:
+            fail(f"management_request: no key known for port {port}")
+        headers["Authorization"] = management_authorization(read_management_key(kf), method,
+                                                            target, body)
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request(method, target, body=body or None, headers=headers)
+        r = conn.getresponse()
+        return r.status, r.read().decode(errors="replace")
+    finally:
+        conn.close()
 
 
 # --------------------------------------------------------------------------- temp dirs & ports
@@ -612,6 +686,7 @@ class Hsyncd:
         self.data_dir, self.log_path, self.timeout = data_dir, log_path, timeout
         self.proc: Process | None = None
         self.starts = 0
+        self.key_file = data_dir / "management.key"  # the daemon's default; start_hsyncd may change it
 
     def start(self, wait_zones: Iterable[str] = ()) -> "Hsyncd":
         """Starts (or restarts) the daemon; waits for the management port and DNS port,
@@ -619,6 +694,7 @@ class Hsyncd:
         if self.proc is not None and self.proc.alive():
             fail("Hsyncd.start: already running")
         self.starts += 1
+        register_management_key(self.mgmt_port, self.key_file)
         self.proc = Process([hsyncd_path(), "-c", self.config_path], f"hsyncd#{self.starts}",
                             self.workdir / f"hsyncd-stderr-{self.starts}.log", cwd=str(self.workdir))
         try:
@@ -658,7 +734,16 @@ class Hsyncd:
 
     def ctl(self, *args, **kw) -> Result:
         kw.setdefault("timeout", 30)
-        return hsyncctl("--server", f"127.0.0.1:{self.mgmt_port}", *args, **kw)
+        return hsyncctl("--server", f"127.0.0.1:{self.mgmt_port}", "--key", self.key_file, *args, **kw)
+
+    def api(self, method: str, target: str, **kw) -> tuple[int, str]:
+        """A signed management API request: (HTTP status, body)."""
+        return management_request(self.mgmt_port, method, target, key_file=self.key_file, **kw)
+
+    def metrics(self) -> str:
+        status, text = self.api("GET", "/metrics")
+        check(status == 200, f"GET /metrics: HTTP {status}: {text[:300]}")
+        return text
 
     def zone_json(self, zone: str) -> dict:
         return _json.loads(self.ctl("zone", "show", zone, "--json").stdout)
@@ -713,6 +798,10 @@ def start_hsyncd(config: dict | str, workdir: Path, *, port: int | None = None,
     cfg_path = workdir / "hsyncd.yaml"
     cfg_path.write_text(text)
     h = Hsyncd(workdir, cfg_path, port, mgmt_port, data_dir, log_path, timeout)
+    m = re.search(r'(?m)^\s*"?management-key-file"?:\s*"?([^"\n,]+)"?', text)
+    if m:
+        kf = Path(m.group(1).strip())
+        h.key_file = kf if kf.is_absolute() else workdir / kf
     if start:
         h.start(wait_zones)
     return h

@@ -123,6 +123,19 @@ TEST(Config, MinimalFileGetsDefaults) {
     EXPECT_EQ(c.limits.tcp_clients, 100u);
 }
 
+TEST(Config, ManagementKeyFile) {
+    config c = parse_config("role: auth\nlisten: 127.0.0.1:53\ndata-dir: /var/lib/hsync\n",
+                            "/etc/hsync/auth.yaml", false);
+    EXPECT_EQ(c.management_key_file, "/var/lib/hsync/management.key");
+    c = parse_config(
+        "role: auth\nlisten: 127.0.0.1:53\ndata-dir: /var/lib/hsync\n"
+        "management: \"[::1]:8054\"\nmanagement-key-file: keys/mgmt.key\n"
+        "allow-remote-management: false\n",
+        "/etc/hsync/auth.yaml", false);
+    EXPECT_EQ(c.management_key_file, "/etc/hsync/keys/mgmt.key");
+    EXPECT_EQ(c.management.to_string(), "[::1]:8054");
+}
+
 struct bad_case {
     const char* what;
     std::string yaml;
@@ -174,8 +187,11 @@ INSTANTIATE_TEST_SUITE_P(
         bad_case{"duplicate key", "role: auth\nrole: signer\n", 2,
                  "role: given twice (first on line 1)"},
         bad_case{"remote management", head + "management: 192.0.2.1:8053\n", 4,
-                 "management: 192.0.2.1:8053 is not a loopback address; the API has no "
-                 "authentication (set allow-remote-management: true to accept that)"},
+                 "management: 192.0.2.1:8053 is not a loopback address; the management API "
+                 "has no TLS, so it listens on loopback only (reach it through an SSH tunnel)"},
+        bad_case{"remote management allowed", head + "allow-remote-management: true\n", 4,
+                 "allow-remote-management: true is not supported: the management API has no "
+                 "TLS, so it listens on loopback only (reach it through an SSH tunnel)"},
         bad_case{"bad log level", head + "log-level: verbose\n", 4,
                  "log-level: \"verbose\" is not one of error|warn|info|debug"},
         bad_case{
@@ -325,6 +341,65 @@ TEST(Config, BindKeyFile) {
             << e.what();
     }
     fs::remove_all(dir);
+}
+
+// hsyncd --check: one walk reports every mistake, each at its own line, and a mistake in
+// one place does not hide the others nor make up new ones.
+TEST(Config, AllProblemsOfOneFile) {
+    auto r = parse_config_all(head +
+                                  "colour: blue\n"                                      // 4
+                                  "tsig-keys:\n"                                        // 5
+                                  "  - {name: k, algorithm: hmac-md5, secret: YWJj}\n"  // 6
+                                  "zones:\n"                                            // 7
+                                  "  - name: a.\n"                                      // 8
+                                  "    type: secondary\n"                               // 9
+                                  "    primaries: [192.0.2.1:x]\n"                      // 10
+                                  "    transfer-key: k\n"                               // 11
+                                  "    refresh: 5y\n"                                   // 12
+                                  "  - {name: b., type: primary}\n"                     // 13
+                                  "limits:\n  tcp-clients: 0\n",                        // 14-15
+                              "c.yaml", false);
+    std::vector<std::string> got;
+    for (const auto& p : r.problems)
+        got.push_back(p.what());
+    EXPECT_EQ(got, (std::vector<std::string>{
+                       "c.yaml:4: colour: unknown key",
+                       "c.yaml:6: tsig-keys[0].algorithm: algorithm \"hmac-md5\" is not supported "
+                       "(use one of hmac-sha1|hmac-sha224|hmac-sha256|hmac-sha384|hmac-sha512)",
+                       // transfer-key k is not reported: its definition failed above.
+                       "c.yaml:10: zones[0].primaries[0]: \"192.0.2.1:x\" is not ADDR:PORT",
+                       "c.yaml:12: zones[0].refresh: \"5y\" is not a duration (seconds, or N "
+                       "followed by s|m|h|d|w)",
+                       "c.yaml:13: zones[1]: \"file\" is required for a primary zone",
+                       "c.yaml:15: limits.tcp-clients: \"0\" is out of range 1..65535"}));
+    // parse_config throws the first of them.
+    try {
+        parse_config(head + "colour: blue\nlimits:\n  tcp-clients: 0\n", "c.yaml", false);
+        FAIL() << "accepted";
+    } catch (const config_error& e) {
+        EXPECT_EQ(e.line(), 4);
+    }
+}
+
+// Every path the file names is kept with its key and line, for the file checks.
+TEST(Config, PathsAreRegisteredWithTheirLines) {
+    auto r = parse_config_all(
+        "role: auth\nlisten: [127.0.0.1:53]\ndata-dir: /var/lib/x\nlog-file: log/h.log\n"
+        "zones:\n  - name: a.\n    type: primary\n    file: a.zone\n",
+        "/etc/hsync/c.yaml", false);
+    ASSERT_TRUE(r.problems.empty()) << r.problems.front().what();
+    ASSERT_EQ(r.cfg.files.size(), 3u);
+    EXPECT_EQ(r.cfg.files[0].key, "data-dir");
+    EXPECT_EQ(r.cfg.files[0].line, 3);
+    EXPECT_EQ(r.cfg.files[0].how, file_ref::use::directory);
+    EXPECT_EQ(r.cfg.files[1].path, "/etc/hsync/log/h.log");
+    EXPECT_EQ(r.cfg.files[1].how, file_ref::use::append);
+    EXPECT_EQ(r.cfg.files[2].key, "zones[0].file");
+    EXPECT_EQ(r.cfg.files[2].line, 8);
+    EXPECT_EQ(r.cfg.files[2].path, "/etc/hsync/a.zone");
+    EXPECT_EQ(r.cfg.line_of("zones[0].file"), 8);
+    EXPECT_EQ(r.cfg.line_of("role"), 1);
+    EXPECT_EQ(r.cfg.line_of("nothing"), 0);
 }
 
 TEST(Config, EndpointParsing) {

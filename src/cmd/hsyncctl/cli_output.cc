@@ -4,10 +4,14 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 
 #include "api/management.h"
+#include "api/management_auth.h"
+#include "cmd/hsyncd/config.h"
 
 namespace hsync::cmd {
 
@@ -58,14 +62,88 @@ std::string zone_api_path(const std::string& name) {
     return "/zones/" + path_segment(name);
 }
 
-nlohmann::json api_call(const std::string& server, const std::string& method,
-                        const std::string& path) {
+namespace {
+
+struct management_settings {
+    std::string key_file;
+    std::string config_file;
+};
+
+management_settings& settings() {
+    static management_settings s;
+    return s;
+}
+
+std::string env(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+}
+
+}  // namespace
+
+void add_management_options(CLI::App& app) {
+    auto& s = settings();
+    s.key_file = env("HSYNC_MANAGEMENT_KEY_FILE");
+    s.config_file = env("HSYNC_CONFIG");
+    app.add_option("--key", s.key_file,
+                   "Key file that signs management requests (the daemon's management-key-file)")
+        ->envname("HSYNC_MANAGEMENT_KEY_FILE");
+    app.add_option("-c,--config", s.config_file,
+                   "hsyncd's configuration: its management address and key file")
+        ->envname("HSYNC_CONFIG");
+}
+
+void add_key_option(CLI::App* cmd) {
+    cmd->add_option("--key", settings().key_file, "Management key file")
+        ->envname("HSYNC_MANAGEMENT_KEY_FILE");
+}
+
+api::client_reply management_request(const std::string& server, const std::string& method,
+                                     const std::string& target, std::chrono::milliseconds timeout) {
+    const auto& s = settings();
+    std::string address = server, key_file = s.key_file;
+    if (!s.config_file.empty() && (address.empty() || key_file.empty())) {
+        try {
+            auto cfg = hsyncd::load_config(s.config_file, false);
+            if (address.empty()) address = cfg.management.to_string();
+            if (key_file.empty()) key_file = cfg.management_key_file;
+        } catch (const std::exception& e) {
+            fail(e.what());
+        }
+    }
+    if (address.empty()) address = "127.0.0.1:8053";
+    std::optional<api::management_key> key;
+    if (!key_file.empty()) {
+        try {
+            key = api::read_management_key(key_file);
+        } catch (const std::exception& e) {
+            fail(e.what());
+        }
+    }
     api::client_reply r;
     try {
-        r = api::http_request(server, method, path, std::chrono::milliseconds(10000));
+        r = api::http_request(address, method, target, timeout, key ? &*key : nullptr);
     } catch (const std::exception& e) {
         fail(e.what());
     }
+    if (r.status == 401) {
+        auto j = nlohmann::json::parse(r.body, nullptr, false);
+        std::string why = j.is_object() && j.contains("error") && j["error"].is_string()
+                              ? j["error"].get<std::string>()
+                              : "HTTP 401";
+        fail("hsyncd at " + address + " refused the request: " + why +
+             (key ? " (key file " + key_file + ")"
+                  : "; give its management key: --key FILE (the daemon's management-key-file, "
+                    "DATA_DIR/management.key by default), -c CONFIG, or "
+                    "HSYNC_MANAGEMENT_KEY_FILE"));
+    }
+    return r;
+}
+
+nlohmann::json api_call(const std::string& server, const std::string& method,
+                        const std::string& path) {
+    api::client_reply r =
+        management_request(server, method, path, std::chrono::milliseconds(10000));
     auto j = nlohmann::json::parse(r.body, nullptr, false);
     if (r.status < 200 || r.status > 299)
         fail(j.is_object() && j.contains("error") && j["error"].is_string()

@@ -20,7 +20,7 @@ namespace {
 using json = nlohmann::json;
 
 struct combiner_args {
-    std::string server = "127.0.0.1:8053";
+    std::string server;  // empty: from -c CONFIG, else 127.0.0.1:8053
     std::string zone;
     bool json_out = false;
 };
@@ -36,6 +36,7 @@ void add_combiner_commands(CLI::App& app) {
     data->add_option("name", a->zone, "Zone name")->required();
     data->add_option("--server", a->server, "hsyncd management address ADDR:PORT")
         ->envname("HSYNC_SERVER");
+    add_key_option(data);
     data->add_flag("--json", a->json_out, "Print the API's JSON");
     CLI::App* root = &app;
     data->callback([a, root, data] {

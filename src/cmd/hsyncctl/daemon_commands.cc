@@ -1,5 +1,6 @@
-// hsyncctl commands that talk to a running hsyncd through its management API:
-//   hsyncctl [--server ADDR:PORT] status [--json]
+// hsyncctl commands that talk to a running hsyncd through its management API, every
+// request signed with its key (--key FILE or -c CONFIG, cli_output.h):
+//   hsyncctl [--server ADDR:PORT] status [--json] | metrics
 //   hsyncctl zone list|show NAME|reload NAME|notify NAME [--json]
 // Human output is aligned columns; --json prints the API's JSON unchanged.
 #include <chrono>
@@ -26,7 +27,7 @@ namespace {
 using json = nlohmann::json;
 
 struct daemon_args {
-    std::string server = "127.0.0.1:8053";
+    std::string server;  // empty: from -c CONFIG, else 127.0.0.1:8053
     bool json_out = false;
     std::string zone;
     double timeout = 10;
@@ -44,13 +45,8 @@ std::shared_ptr<daemon_args> shared_args() {
 // Performs the request; returns the parsed JSON of a 2xx reply, prints the raw body for
 // --json; fails with the server's {"error"} otherwise.
 json call(const daemon_args& a, const char* method, const std::string& target) {
-    api::client_reply r;
-    try {
-        r = api::http_request(a.server, method, target,
-                              std::chrono::milliseconds(static_cast<long>(a.timeout * 1000)));
-    } catch (const std::exception& e) {
-        fail(e.what());
-    }
+    api::client_reply r = management_request(
+        a.server, method, target, std::chrono::milliseconds(static_cast<long>(a.timeout * 1000)));
     json j = json::parse(r.body, nullptr, false);
     if (r.status < 200 || r.status > 299) {
         std::string msg = j.is_object() && j.contains("error") && j["error"].is_string()
@@ -88,6 +84,7 @@ std::string human_duration(long long s) {
 void add_common(CLI::App* cmd, const std::shared_ptr<daemon_args>& a) {
     cmd->add_option("--server", a->server, "hsyncd management address ADDR:PORT")
         ->envname("HSYNC_SERVER");
+    add_key_option(cmd);
     cmd->add_flag("--json", a->json_out, "Print the API's JSON");
 }
 
@@ -98,6 +95,7 @@ void add_daemon_commands(CLI::App& app) {
     app.add_option("--server", a->server,
                    "hsyncd management address ADDR:PORT (default 127.0.0.1:8053)")
         ->envname("HSYNC_SERVER");
+    add_management_options(app);
     app.add_option("--timeout", a->timeout, "Seconds to wait for hsyncd (default 10)")
         ->check(CLI::Range(0.1, 3600.0));
     auto* status = app.add_subcommand("status", "Status of a running hsyncd");
@@ -112,6 +110,17 @@ void add_daemon_commands(CLI::App& app) {
                      {"uptime",
                       j["uptime"].is_number() ? human_duration(j["uptime"].get<long long>()) : "-"},
                      {"zones", json_text(j["zones"])}});
+    });
+    // The Prometheus text as the daemon serves it, for scrapers that cannot sign requests
+    // (node_exporter's textfile collector, a cron job).
+    auto* metrics = app.add_subcommand("metrics", "Prometheus metrics of a running hsyncd");
+    add_common(metrics, a);
+    metrics->callback([a] {
+        auto r =
+            management_request(a->server, "GET", "/metrics",
+                               std::chrono::milliseconds(static_cast<long>(a->timeout * 1000)));
+        if (r.status != 200) fail("GET /metrics: HTTP " + std::to_string(r.status));
+        std::fwrite(r.body.data(), 1, r.body.size(), stdout);
     });
 }
 

@@ -61,6 +61,9 @@ struct process_entry {
     std::string zone_file;              // primaries: the zone file the lab edits
     std::vector<std::string> keys;      // TSIG key names in its configuration
     std::vector<std::string> argv;      // what it runs (argv[0] absolute)
+    std::string identity;     // role agent: its identity (agent.pN.lab.)
+    uint16_t api_port = 0;    // role agent: its REST API (HTTPS)
+    std::string identity_ds;  // role agent: the DS of its identity zone's key, in lab.
     long pid = 0;                       // 0: not started
     unsigned long long start_time = 0;  // /proc/PID/stat field 22, to tell a reused PID
 
@@ -100,6 +103,8 @@ void generate_secrets(lab_state& st);
 std::string tsig_key_file_text(const tsig_entry& k);
 
 std::string hsyncd_config(const lab_state& st, const process_entry& p);
+// The key that signs p's management requests (its management-key-file; hsyncd creates it).
+std::string management_key_path(const process_entry& p);
 std::string unbound_config(const lab_state& st, const process_entry& p);
 // DIR/trust-anchor: the lab's trust anchor for the parent role (a comment until known).
 std::string trust_anchor_path(const lab_state& st);
@@ -107,6 +112,10 @@ std::string parent_zone_text(const lab_state& st, uint32_t serial);
 std::string child_zone_text(const lab_state& st, uint32_t serial);
 // The HSYNC identity of provider n: agent.pN.lab. (room for the agents' identity zones).
 std::string provider_identity(int n);
+
+// Makes every agent's identity zone key (in its data directory, where the agent finds it)
+// and records its DS, so that lab. delegates the identity zones securely from the start.
+void make_agent_identity_keys(lab_state& st);
 
 // Writes the configurations, zone files and key files of a fresh plan.
 void write_lab_files(const lab_state& st);

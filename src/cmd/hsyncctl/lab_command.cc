@@ -1,5 +1,6 @@
 // hsyncctl lab up|down|status|logs|edit|probe (docs/lab.md).
 #include <algorithm>
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -45,6 +46,7 @@ struct lab_args {
     int interval_ms = 200;
     double duration = 10;
     bool require_ad = false;
+    bool kill = false;
 };
 
 const char* const default_probe_names =
@@ -156,16 +158,70 @@ void wait_resolver(const lab_state& st, const process_entry& p, std::chrono::mil
                     ":\n" + lab::tail_file(p.log, 12));
 }
 
+// Waits until every agent's relation with every other agent is OPERATIONAL and every
+// multi-signer zone is negotiated (docs/agent.md).
+void wait_agents(const lab_state& st, std::chrono::milliseconds timeout) {
+    auto t0 = clock_type::now();
+    auto deadline = t0 + timeout;
+    std::string last;
+    while (true) {
+        bool ok = true;
+        for (const auto& p : st.processes) {
+            if (p.role != "agent") continue;
+            try {
+                auto peers = lab::api_call(p, "GET", "/agent/peers", 2000ms)["peers"];
+                auto zones = lab::api_call(p, "GET", "/agent/zones", 2000ms)["zones"];
+                size_t operational = 0;
+                for (const auto& x : peers)
+                    if (x.value("state", "") == "OPERATIONAL") ++operational;
+                if (operational + 1 < static_cast<size_t>(st.providers)) {
+                    ok = false;
+                    last = p.name + ": " + std::to_string(operational) + " of " +
+                           std::to_string(st.providers - 1) + " peers OPERATIONAL";
+                    for (const auto& x : peers)
+                        if (x.value("state", "") != "OPERATIONAL")
+                            last += "; " + x.value("identity", "") + " " + x.value("state", "") +
+                                    " (" + (x["reason"].is_string() ? x["reason"].get<std::string>()
+                                                                     : std::string("-")) +
+                                    ")";
+                    break;
+                }
+                for (const auto& z : zones)
+                    if (z.value("state", "") != "negotiated" && st.providers > 1) {
+                        ok = false;
+                        last = p.name + ": zone " + z.value("zone", "") + " " + z.value("state", "");
+                    }
+            } catch (const lab_error& e) {
+                ok = false;
+                last = e.what();
+            }
+            if (!ok) break;
+        }
+        if (ok) break;
+        if (clock_type::now() > deadline)
+            throw lab_error("the agents did not all reach OPERATIONAL (" + last + ")");
+        std::this_thread::sleep_for(200ms);
+    }
+    say("  every agent OPERATIONAL with every other, zones negotiated (" +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t0).count()) +
+        " ms)");
+}
+
 void start_lab(lab_state& st, std::chrono::milliseconds timeout) {
     auto record = [&st] { lab::save_state(st); };
-    for (auto& p : st.processes) {
-        if (!p.is_hsyncd()) continue;
+    auto start = [&](process_entry& p) {
         lab::spawn(p, record);
         say("  started " + p.name + " (" + p.role + (p.zone.empty() ? "" : ", " + p.zone) +
-            ") pid " + std::to_string(p.pid) + ", DNS " + port_text(p.dns_port) + ", management " +
+            (p.identity.empty() ? "" : ", identity " + p.identity) + ") pid " +
+            std::to_string(p.pid) + ", DNS " + port_text(p.dns_port) + ", management " +
             port_text(p.mgmt_port));
         wait_listening(p, 20s);
-    }
+    };
+    // The agents validate what they find from the lab's trust anchor: they start once it
+    // is known.
+    for (auto& p : st.processes)
+        if (p.is_hsyncd() && p.role != "agent") start(p);
     auto t0 = clock_type::now();
     lab::wait_settled(st, timeout);
     st.trust_anchor = lab::wait_trust_anchor(st, timeout);
@@ -174,6 +230,8 @@ void start_lab(lab_state& st, std::chrono::milliseconds timeout) {
         std::to_string(
             std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t0).count()) +
         " ms); trust anchor: the parent signer's KSK");
+    for (auto& p : st.processes)
+        if (p.role == "agent") start(p);
 
     // The agents' one-time job, until they exist (lab.h: stand_in_agent_sync).
     lab::stand_in_agent_sync(st, timeout, say);
@@ -186,6 +244,7 @@ void start_lab(lab_state& st, std::chrono::milliseconds timeout) {
     say("  started resolver (Unbound) pid " + std::to_string(r.pid) + ", DNS " +
         port_text(r.dns_port));
     wait_resolver(st, r, 20s);
+    wait_agents(st, timeout);
 }
 
 void stop_quietly(lab_state& st) {
@@ -262,6 +321,7 @@ void cmd_up(const lab_args& a) {
             "-" + std::to_string(ports.back()));
         try {
             lab::generate_secrets(st);
+            lab::make_agent_identity_keys(st);
             lab::write_lab_files(st);
             lab::save_state(st);
             start_lab(st, timeout);
@@ -319,6 +379,41 @@ void cmd_down(const lab_args& a) {
              ? ", " + std::to_string(rep.foreign) + " PID(s) reused by other programs left alone"
              : "") +
         "; configs, keys, logs and data stay in " + dir);
+}
+
+// ------------------------------------------------------------------ stop, start
+
+// One process of a running lab: stopped (SIGTERM, or SIGKILL with --kill: a crash), or
+// started again with the same configuration and data. The system tests use them to kill
+// and restart agents; the PID in lab.json follows.
+void cmd_stop_one(const lab_args& a) {
+    std::string dir = lab_dir(a);
+    lab_state st = need_state(dir);
+    process_entry* p = st.find(a.process);
+    if (!p) lab_fail("no process " + a.process + " in the lab (see hsyncctl lab status)");
+    if (!lab::is_running(*p)) lab_fail(p->name + " is not running");
+    if (a.kill) {
+        ::kill(static_cast<pid_t>(p->pid), SIGKILL);
+        for (int i = 0; i < 100 && lab::is_running(*p); ++i)
+            std::this_thread::sleep_for(20ms);
+        say(p->name + " killed (SIGKILL), pid " + std::to_string(p->pid));
+    } else {
+        lab::stop_processes({*p}, 5000ms, nullptr);
+        say(p->name + " stopped, pid " + std::to_string(p->pid));
+    }
+}
+
+void cmd_start_one(const lab_args& a) {
+    std::string dir = lab_dir(a);
+    lab_state st = need_state(dir);
+    process_entry* p = st.find(a.process);
+    if (!p) lab_fail("no process " + a.process + " in the lab (see hsyncctl lab status)");
+    if (lab::is_running(*p)) lab_fail(p->name + " is running already (pid " + std::to_string(p->pid) + ")");
+    guarded([&] {
+        lab::spawn(*p, [&st] { lab::save_state(st); });
+        wait_listening(*p, 20s);
+    });
+    say(p->name + " started, pid " + std::to_string(p->pid));
 }
 
 // ------------------------------------------------------------------ status
@@ -534,6 +629,17 @@ void add_lab_commands(CLI::App& app) {
     auto* down = lab->add_subcommand("down", "Stop every process of the lab (by its recorded PID)");
     dir_opt(down);
     down->callback([a] { cmd_down(*a); });
+
+    auto* stop = lab->add_subcommand("stop", "Stop one process of the lab (--kill: SIGKILL)");
+    dir_opt(stop);
+    stop->add_option("process", a->process, "The process (as lab status names it)")->required();
+    stop->add_flag("--kill", a->kill, "SIGKILL instead of SIGTERM (a crash)");
+    stop->callback([a] { cmd_stop_one(*a); });
+
+    auto* start = lab->add_subcommand("start", "Start a stopped process of the lab again");
+    dir_opt(start);
+    start->add_option("process", a->process, "The process (as lab status names it)")->required();
+    start->callback([a] { cmd_start_one(*a); });
 
     auto* status =
         lab->add_subcommand("status", "Processes, ports and each zone's serial at every hop");

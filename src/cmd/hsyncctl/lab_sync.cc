@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "api/management.h"
+#include "api/management_auth.h"
 #include "cmd/hsyncctl/lab.h"
 #include "dns/edns.h"
 #include "dns/error.h"
@@ -174,7 +175,9 @@ json api_call(const process_entry& p, const char* method, const std::string& pat
               std::chrono::milliseconds timeout) {
     api::client_reply r;
     try {
-        r = api::http_request("127.0.0.1:" + std::to_string(p.mgmt_port), method, path, timeout);
+        auto key = api::read_management_key(management_key_path(p));
+        r = api::http_request("127.0.0.1:" + std::to_string(p.mgmt_port), method, path, timeout,
+                              &key);
     } catch (const std::exception& e) {
         throw lab_error(p.name + ": " + e.what());
     }
@@ -192,7 +195,8 @@ json api_call(const process_entry& p, const char* method, const std::string& pat
 std::vector<hop_serial> collect_serials(const lab_state& st) {
     std::vector<hop_serial> out;
     for (const auto& p : st.processes) {
-        if (!p.is_hsyncd()) continue;
+        // A process not started yet (the agents start once the trust anchor is known).
+        if (!p.is_hsyncd() || p.pid == 0) continue;
         hop_serial h;
         h.process = p.name;
         h.zone = p.zone;

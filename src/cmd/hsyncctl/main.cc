@@ -16,9 +16,11 @@ int main(int argc, char** argv) {
     hsync::cmd::add_keygen_command(app);
     hsync::cmd::add_tsig_commands(app);
     hsync::cmd::add_combiner_commands(app);
+    hsync::cmd::add_agent_commands(app);
     hsync::cmd::add_parent_commands(app);
     hsync::cmd::add_lab_commands(app);
     hsync::cmd::add_resolve_command(app);
+    hsync::cmd::add_config_commands(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -21,7 +21,7 @@ namespace {
 using json = nlohmann::json;
 
 struct parent_args {
-    std::string server = "127.0.0.1:8053";
+    std::string server;  // empty: from -c CONFIG, else 127.0.0.1:8053
     std::string child;
     bool json_out = false;
     bool no_wait = false;
@@ -72,6 +72,7 @@ void add_parent_commands(CLI::App& app) {
     auto* children = parent->add_subcommand("children", "Every child: last scan, result, DS, NS");
     children->add_option("--server", a->server, "hsyncd management address ADDR:PORT")
         ->envname("HSYNC_SERVER");
+    add_key_option(children);
     children->add_flag("--json", a->json_out, "Print the API's JSON");
     children->callback([a, root, children] {
         inherit_server(*root, *children, a->server);
@@ -96,6 +97,7 @@ void add_parent_commands(CLI::App& app) {
     scan->add_option("child", a->child, "The delegation to scan")->required();
     scan->add_option("--server", a->server, "hsyncd management address ADDR:PORT")
         ->envname("HSYNC_SERVER");
+    add_key_option(scan);
     scan->add_flag("--json", a->json_out, "Print the child's JSON after the scan");
     scan->add_flag("--no-wait", a->no_wait, "Start the scan and return");
     scan->add_option("--wait", a->wait_seconds, "Seconds to wait for the result (default 60)");

@@ -15,6 +15,7 @@ struct zone_args {
     std::string origin;
     std::string format = "text";
     bool parse_only = false;
+    bool no_zone_checks = false;  // print: a record list or fragment, not a whole zone
 };
 
 struct loaded_zone {
@@ -138,6 +139,21 @@ loaded_zone load(const zone_args& args) {
     return z;
 }
 
+// A record list or zone fragment, as ldns-read-zone reads one: every record that parses,
+// whatever its owner; no SOA or NS needed. Bad records are reported and skipped.
+loaded_zone load_fragment(const zone_args& args) {
+    loaded_zone z;
+    dns::name root;
+    z.origin = dns::name::from_text(args.origin.empty() ? "." : args.origin, &root);
+    z.errors = dns::zone_reader(args.file, z.origin)
+                   .read([&](const dns::rr& r) { z.records.add(r); },
+                         [&](const dns::zone_error& e) {
+                             std::fprintf(stderr, "%s\n", e.to_text().c_str());
+                         });
+    z.duplicates = z.records.sort(&z.ttl_fixes);
+    return z;
+}
+
 void print_hex(std::string& out, std::span<const uint8_t> bytes) {
     if (bytes.empty()) {
         out.push_back('-');
@@ -205,14 +221,22 @@ void add_zone_commands(CLI::App& app) {
     auto* print =
         zone->add_subcommand("print", "Print a zone in canonical order (text or wire form)");
     print->add_option("file", pargs->file, "Zone file")->required();
-    print->add_option("--origin", pargs->origin, "Zone name ($ORIGIN at the start)")->required();
+    print->add_option("--origin", pargs->origin,
+                      "Zone name ($ORIGIN at the start); required unless --no-zone-checks "
+                      "(then the root)");
+    print->add_flag("--no-zone-checks", pargs->no_zone_checks,
+                    "A record list or zone fragment: print every record that parses, whatever "
+                    "its owner, without the whole-zone checks (SOA, apex NS, CNAME); errors "
+                    "still go to stderr and make the exit status 1");
     print
         ->add_option("--format", pargs->format,
                      "text: presentation; wire: hex owner, class, TTL, type, hex RDATA")
         ->check(CLI::IsMember({"text", "wire"}));
     print->callback([pargs] {
-        loaded_zone z = load(*pargs);
-        if (z.errors) {
+        if (pargs->origin.empty() && !pargs->no_zone_checks)
+            throw CLI::ValidationError("--origin", "is required (or give --no-zone-checks)");
+        loaded_zone z = pargs->no_zone_checks ? load_fragment(*pargs) : load(*pargs);
+        if (z.errors && !pargs->no_zone_checks) {
             std::fprintf(stderr, "%s: %zu error%s, nothing printed\n", pargs->file.c_str(),
                          z.errors, z.errors == 1 ? "" : "s");
             throw CLI::RuntimeError(1);
@@ -232,6 +256,12 @@ void add_zone_commands(CLI::App& app) {
             }
             line.push_back('\n');
             std::fwrite(line.data(), 1, line.size(), stdout);
+        }
+        if (z.errors) {
+            std::fflush(stdout);
+            std::fprintf(stderr, "%s: %zu error%s, %zu records printed\n", pargs->file.c_str(),
+                         z.errors, z.errors == 1 ? "" : "s", z.records.size());
+            throw CLI::RuntimeError(1);
         }
     });
 }

@@ -91,6 +91,11 @@ const signer::signing_policy* config::find_policy(const std::string& name) const
     return nullptr;
 }
 
+int config::line_of(const std::string& key_path) const {
+    auto it = key_lines.find(key_path);
+    return it == key_lines.end() ? 0 : it->second;
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -128,11 +133,36 @@ size_t edit_distance(std::string_view a, std::string_view b) {
     return row[b.size()];
 }
 
-// What the walk needs to report errors and resolve paths.
+// What the walk needs to report errors and resolve paths. fail() ends the part of the walk
+// it is in (a key, a list item); attempt() runs such a part and keeps its error, so that
+// one walk finds every problem.
 struct context {
     std::string file;
     fs::path base_dir;
     bool check_files = true;
+    std::vector<config_error>* problems = nullptr;
+    std::vector<file_ref>* files = nullptr;
+    std::map<std::string, int>* lines = nullptr;
+    // A tsig-keys entry failed: a reference to an unknown key may be to one of its keys,
+    // so it is not reported again.
+    mutable bool keys_incomplete = false;
+
+    // True when the part ran to its end.
+    template <class F>
+    bool attempt(F&& part) const {
+        try {
+            part();
+            return true;
+        } catch (const config_error& e) {
+            problems->push_back(e);
+            return false;
+        }
+    }
+    // An error after which the walk goes on where it is.
+    void report(const YAML::Node& at, const std::string& path, const std::string& message) const {
+        int line = at.IsDefined() && at.Mark().line >= 0 ? at.Mark().line + 1 : 0;
+        problems->push_back(config_error(file, line, path, message));
+    }
 
     [[noreturn]] void fail(const YAML::Node& at, const std::string& path,
                            const std::string& message) const {
@@ -172,7 +202,10 @@ class mapping {
             // Copies: the iterator's pair is a temporary proxy.
             YAML::Node k = it->first;
             YAML::Node v = it->second;
-            if (!k.IsScalar()) c.fail(k, path_, "keys must be plain words");
+            if (!k.IsScalar()) {
+                c.report(k, path_, "keys must be plain words");
+                continue;
+            }
             std::string key = k.Scalar();
             if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
                 std::string msg = "unknown key";
@@ -183,13 +216,19 @@ class mapping {
                     if (d < best_d) best_d = d, best = a;
                 }
                 if (!best.empty()) msg += " (did you mean " + quote(best) + "?)";
-                c.fail(k, join(path_, key), msg);
+                c.report(k, join(path_, key), msg);
+                continue;
             }
+            bool twice = false;
             for (const auto& e : entries_)
-                if (e.key == key)
-                    c.fail(
+                if (e.key == key) {
+                    c.report(
                         k, join(path_, key),
                         "given twice (first on line " + std::to_string(e.key_mark.line + 1) + ")");
+                    twice = true;
+                }
+            if (twice) continue;
+            if (c.lines) (*c.lines)[join(path_, key)] = k.Mark().line + 1;
             entries_.push_back({key, k.Mark(), v});
         }
     }
@@ -322,6 +361,14 @@ endpoint endpoint_value(const context& c, const YAML::Node& n, const std::string
     return *e;
 }
 
+// A path (relative to the configuration's directory), registered for the file checks.
+std::string path_value(const context& c, const YAML::Node& n, const std::string& path,
+                       file_ref::use how) {
+    std::string p = c.resolve(scalar(c, n, path));
+    if (c.files) c.files->push_back({path, n.Mark().line + 1, p, how});
+    return p;
+}
+
 std::vector<endpoint> endpoint_list(const context& c, const YAML::Node& n, const std::string& path,
                                     uint16_t default_port) {
     std::vector<endpoint> out;
@@ -415,41 +462,49 @@ void add_key(const context& c, config& cfg, tsig_key k, const YAML::Node& at,
     cfg.tsig_keys.push_back(std::move(k));
 }
 
+void parse_tsig_key(const context& c, const YAML::Node& node, const std::string& p, config& cfg);
+
 void parse_tsig_keys(const context& c, const YAML::Node& n, const std::string& path, config& cfg) {
     if (!n.IsSequence() && !n.IsNull()) c.fail(n, path, "must be a list of keys");
     for (size_t i = 0; i < n.size(); ++i) {
-        std::string p = index(path, i);
-        mapping m(c, n[i], p, {"name", "algorithm", "secret", "key-file"});
-        if (const auto* kf = m.get("key-file")) {
-            if (m.get("name") || m.get("algorithm") || m.get("secret"))
-                c.fail(n[i], p, "give either key-file or name/algorithm/secret, not both");
-            std::string file = c.resolve(scalar(c, *kf, m.path("key-file")));
-            std::ifstream in(file);
-            if (!in) c.fail(*kf, m.path("key-file"), "cannot read " + quote(file));
-            std::stringstream ss;
-            ss << in.rdbuf();
-            std::vector<tsig_key> keys;
-            try {
-                keys = parse_bind_key_file(ss.str(), file);
-            } catch (const config_error& e) {
-                c.fail(*kf, m.path("key-file"), e.what());
-            }
-            for (auto& k : keys)
-                add_key(c, cfg, std::move(k), *kf, m.path("key-file"));
-            continue;
-        }
-        tsig_key k;
-        k.origin = c.file + ":" + std::to_string(n[i].Mark().line + 1);
-        k.name = domain(c, m.require("name", "(or key-file)"), m.path("name"));
-        k.algorithm = scalar(c, m.require("algorithm"), m.path("algorithm"));
-        const auto& secret = m.require("secret");
-        std::string err =
-            check_key_material(k.algorithm, scalar(c, secret, m.path("secret")), k.secret);
-        if (!err.empty())
-            c.fail(err.starts_with("algorithm") ? *m.get("algorithm") : secret,
-                   m.path(err.starts_with("algorithm") ? "algorithm" : "secret"), err);
-        add_key(c, cfg, std::move(k), n[i], p);
+        if (!c.attempt([&] { parse_tsig_key(c, n[i], index(path, i), cfg); }))
+            c.keys_incomplete = true;
     }
+}
+
+void parse_tsig_key(const context& c, const YAML::Node& node, const std::string& p, config& cfg) {
+    mapping m(c, node, p, {"name", "algorithm", "secret", "key-file"});
+    if (const auto* kf = m.get("key-file")) {
+        if (m.get("name") || m.get("algorithm") || m.get("secret"))
+            c.fail(node, p, "give either key-file or name/algorithm/secret, not both");
+        std::string file = path_value(c, *kf, m.path("key-file"), file_ref::use::read);
+        std::ifstream in(file);
+        if (!in)
+            c.fail(*kf, m.path("key-file"),
+                   "cannot read " + quote(file) + ": " + std::strerror(errno));
+        std::stringstream ss;
+        ss << in.rdbuf();
+        std::vector<tsig_key> keys;
+        try {
+            keys = parse_bind_key_file(ss.str(), file);
+        } catch (const config_error& e) {
+            c.fail(*kf, m.path("key-file"), e.what());
+        }
+        for (auto& k : keys)
+            add_key(c, cfg, std::move(k), *kf, m.path("key-file"));
+        return;
+    }
+    tsig_key k;
+    k.origin = c.file + ":" + std::to_string(node.Mark().line + 1);
+    k.name = domain(c, m.require("name", "(or key-file)"), m.path("name"));
+    k.algorithm = scalar(c, m.require("algorithm"), m.path("algorithm"));
+    const auto& secret = m.require("secret");
+    std::string err =
+        check_key_material(k.algorithm, scalar(c, secret, m.path("secret")), k.secret);
+    if (!err.empty())
+        c.fail(err.starts_with("algorithm") ? *m.get("algorithm") : secret,
+               m.path(err.starts_with("algorithm") ? "algorithm" : "secret"), err);
+    add_key(c, cfg, std::move(k), node, p);
 }
 
 // ------------------------------------------------------------------------- ACLs
@@ -502,7 +557,7 @@ class acl_resolver {
                 } catch (const dns::dns_error& ex) {
                     c_.fail(item, p, quote(e) + ": bad key name: " + ex.what());
                 }
-                if (!cfg_.find_key(key_name))
+                if (!cfg_.find_key(key_name) && !c_.keys_incomplete)
                     c_.fail(item, p, quote(e) + " names a key that tsig-keys does not define");
                 out.push_back(std::string(negated ? "!" : "") + "key " + key_name);
                 continue;
@@ -553,7 +608,7 @@ update_rule parse_update_rule(const context& c, const YAML::Node& n, const std::
                          : update_rule::key_kind::tsig;
     const auto& key = m.require("key");
     r.key = domain(c, key, m.path("key"));
-    if (r.key_type == update_rule::key_kind::tsig && !cfg.find_key(r.key))
+    if (r.key_type == update_rule::key_kind::tsig && !cfg.find_key(r.key) && !c.keys_incomplete)
         c.fail(key, m.path("key"),
                quote(key.Scalar()) +
                    " is not defined in tsig-keys (for a SIG(0) KEY set "
@@ -591,6 +646,8 @@ zone_config parse_zone(const context& c, const YAML::Node& n, const std::string&
                "dnssec-policy", "children"});
     zone_config z;
     z.line = n.Mark().line + 1;
+    // Without a name or a type nothing else of the zone can be judged; after them, each
+    // key is checked on its own.
     const auto& name_node = m.require("name");
     z.name = domain(c, name_node, m.path("name"));
     dns::name apex = dns::name::from_text(z.name);
@@ -600,70 +657,99 @@ zone_config parse_zone(const context& c, const YAML::Node& n, const std::string&
     z.type =
         type == "primary" ? zone_config::zone_type::primary : zone_config::zone_type::secondary;
     if (z.type == zone_config::zone_type::primary) {
-        z.file = c.resolve(scalar(c, m.require("file", "for a primary zone"), m.path("file")));
+        c.attempt([&] {
+            z.file = path_value(c, m.require("file", "for a primary zone"), m.path("file"),
+                                file_ref::use::read);
+        });
         for (const char* k : {"primaries", "transfer-key", "allow-notify"})
-            if (const auto* v = m.get(k)) c.fail(*v, m.path(k), "applies only to secondary zones");
+            if (const auto* v = m.get(k))
+                c.report(*v, m.path(k), "applies only to secondary zones");
     } else {
         if (const auto* v = m.get("file"))
-            c.fail(*v, m.path("file"),
-                   "applies only to primary zones (a secondary keeps its copy under data-dir)");
-        const auto& prim = m.require("primaries", "for a secondary zone");
-        z.primaries = endpoint_list(c, prim, m.path("primaries"), 53);
-        if (z.primaries.empty())
-            c.fail(prim, m.path("primaries"), "needs at least one ADDR:PORT for a secondary zone");
-        if (const auto* tk = m.get("transfer-key")) {
-            z.transfer_key = domain(c, *tk, m.path("transfer-key"));
-            if (!cfg.find_key(z.transfer_key))
-                c.fail(*tk, m.path("transfer-key"),
-                       quote(tk->Scalar()) + " is not defined in tsig-keys");
-        }
+            c.report(*v, m.path("file"),
+                     "applies only to primary zones (a secondary keeps its copy under data-dir)");
+        c.attempt([&] {
+            const auto& prim = m.require("primaries", "for a secondary zone");
+            z.primaries = endpoint_list(c, prim, m.path("primaries"), 53);
+            if (z.primaries.empty())
+                c.fail(prim, m.path("primaries"),
+                       "needs at least one ADDR:PORT for a secondary zone");
+        });
+        if (const auto* tk = m.get("transfer-key"))
+            c.attempt([&] {
+                z.transfer_key = domain(c, *tk, m.path("transfer-key"));
+                if (!cfg.find_key(z.transfer_key) && !c.keys_incomplete)
+                    c.fail(*tk, m.path("transfer-key"),
+                           quote(tk->Scalar()) + " is not defined in tsig-keys");
+            });
         if (const auto* an = m.get("allow-notify")) {
-            z.allow_notify = acls.resolve(*an, m.path("allow-notify"));
+            c.attempt([&] { z.allow_notify = acls.resolve(*an, m.path("allow-notify")); });
         } else {
             for (const auto& p : z.primaries)
                 z.allow_notify.push_back(p.address.to_string());
         }
     }
-    if (const auto* v = m.get("notify")) z.notify = endpoint_list(c, *v, m.path("notify"), 53);
+    if (const auto* v = m.get("notify"))
+        c.attempt([&] { z.notify = endpoint_list(c, *v, m.path("notify"), 53); });
     if (const auto* v = m.get("allow-transfer"))
-        z.allow_transfer = acls.resolve(*v, m.path("allow-transfer"));
+        c.attempt([&] { z.allow_transfer = acls.resolve(*v, m.path("allow-transfer")); });
     if (const auto* v = m.get("allow-update"))
-        z.allow_update = acls.resolve(*v, m.path("allow-update"));
-    if (const auto* v = m.get("update-policy")) {
-        auto list = items(c, *v, m.path("update-policy"));
-        for (const auto& [item, p] : list)
-            z.update_policy.push_back(parse_update_rule(c, item, p, cfg, apex));
-    }
+        c.attempt([&] { z.allow_update = acls.resolve(*v, m.path("allow-update")); });
+    if (const auto* v = m.get("update-policy"))
+        c.attempt([&] {
+            // No structured bindings: clang 14 cannot capture them in a lambda.
+            for (const auto& entry : items(c, *v, m.path("update-policy"))) {
+                const auto& item = entry.first;
+                const auto& p = entry.second;
+                c.attempt(
+                    [&] { z.update_policy.push_back(parse_update_rule(c, item, p, cfg, apex)); });
+            }
+        });
     // RFC 1912 §2.2 gives sane ranges; we only refuse the absurd.
     if (const auto* v = m.get("refresh"))
-        z.refresh = duration(c, *v, m.path("refresh"), 1, 2419200);
-    if (const auto* v = m.get("retry")) z.retry = duration(c, *v, m.path("retry"), 1, 2419200);
-    if (const auto* v = m.get("expire")) z.expire = duration(c, *v, m.path("expire"), 1, 31536000);
+        c.attempt([&] { z.refresh = duration(c, *v, m.path("refresh"), 1, 2419200); });
+    if (const auto* v = m.get("retry"))
+        c.attempt([&] { z.retry = duration(c, *v, m.path("retry"), 1, 2419200); });
+    if (const auto* v = m.get("expire"))
+        c.attempt([&] { z.expire = duration(c, *v, m.path("expire"), 1, 31536000); });
     if (z.expire && z.refresh && *z.expire < *z.refresh)
-        c.fail(*m.get("expire"), m.path("expire"), "is shorter than refresh");
+        c.report(*m.get("expire"), m.path("expire"), "is shorter than refresh");
     if (const auto* v = m.get("dnssec-policy")) {
-        if (cfg.role != "signer")
-            c.fail(*v, m.path("dnssec-policy"), "applies only to role signer");
-        z.dnssec_policy = scalar(c, *v, m.path("dnssec-policy"));
-        if (!cfg.find_policy(z.dnssec_policy))
-            c.fail(*v, m.path("dnssec-policy"),
-                   quote(z.dnssec_policy) + " is not defined in dnssec-policies");
+        c.attempt([&] {
+            if (!cfg.role.empty() && cfg.role != "signer")
+                c.fail(*v, m.path("dnssec-policy"), "applies only to role signer");
+            z.dnssec_policy = scalar(c, *v, m.path("dnssec-policy"));
+            if (!cfg.find_policy(z.dnssec_policy))
+                c.fail(*v, m.path("dnssec-policy"),
+                       quote(z.dnssec_policy) + " is not defined in dnssec-policies");
+        });
     } else if (cfg.role == "signer") {
         z.dnssec_policy = "default";
     }
-    if (const auto* v = m.get("children")) {
-        if (cfg.role != "parent") c.fail(*v, m.path("children"), "applies only to role parent");
-        for (const auto& [item, p] : items(c, *v, m.path("children"))) {
-            std::string child = domain(c, item, p);
-            if (!dns::name::from_text(child).is_subdomain_of(apex) || child == z.name)
-                c.fail(item, p, quote(child) + " is not below the zone " + z.name);
-            z.children.push_back(child);
-        }
-    }
+    if (const auto* v = m.get("children"))
+        c.attempt([&] {
+            if (!cfg.role.empty() && cfg.role != "parent")
+                c.fail(*v, m.path("children"), "applies only to role parent");
+            for (const auto& entry : items(c, *v, m.path("children"))) {
+                const auto& item = entry.first;
+                const auto& p = entry.second;
+                c.attempt([&] {
+                    std::string child = domain(c, item, p);
+                    if (!dns::name::from_text(child).is_subdomain_of(apex) || child == z.name)
+                        c.fail(item, p, quote(child) + " is not below the zone " + z.name);
+                    z.children.push_back(child);
+                });
+            }
+        });
+    // The roles that transform a zone get it by transfer (the factory refuses the rest).
     if (cfg.role == "signer" && z.type != zone_config::zone_type::secondary)
-        c.fail(n, path,
-               "a signer's zone must be type secondary (a secondary of the provider's "
-               "combiner)");
+        c.report(n, path,
+                 "a signer's zone must be type secondary (a secondary of the provider's "
+                 "combiner)");
+    if (cfg.role == "combiner" && z.type != zone_config::zone_type::secondary)
+        c.report(n, path,
+                 "a combiner's zone must be type secondary (a secondary of the zone owner's "
+                 "primary)");
     return z;
 }
 
@@ -751,6 +837,151 @@ signer::signing_policy parse_policy(const context& c, const YAML::Node& n,
     return p;
 }
 
+// The validating resolver of the parent and the agent: trust anchors, forwarder, stubs.
+template <typename Config>
+void parse_resolver(const context& c, const YAML::Node& r, const std::string& path, Config& p,
+                    const char* need_anchor) {
+    mapping rm(c, r, path, {"trust-anchors", "trust-anchor-file", "forward", "stubs", "timeout"});
+    if (const auto* v = rm.get("trust-anchors"))
+        for (const auto& [item, ip] : items(c, *v, rm.path("trust-anchors"))) {
+            std::string text = scalar(c, item, ip);
+            try {
+                auto rr = dns::rr::from_text(text);
+                if (rr.type != dns::rr_type::DS && rr.type != dns::rr_type::DNSKEY)
+                    c.fail(item, ip, "is not a DS or DNSKEY record");
+            } catch (const dns::dns_error& e) {
+                c.fail(item, ip, quote(text) + " is not a record: " + e.what());
+            }
+            p.trust_anchors.push_back(text);
+        }
+    if (const auto* v = rm.get("trust-anchor-file")) {
+        p.trust_anchor_file = path_value(c, *v, rm.path("trust-anchor-file"), file_ref::use::read);
+        if (c.check_files && !fs::exists(p.trust_anchor_file))
+            c.fail(*v, rm.path("trust-anchor-file"),
+                   quote(p.trust_anchor_file) + " does not exist");
+    }
+    if (p.trust_anchors.empty() && p.trust_anchor_file.empty())
+        c.fail(r, rm.path("trust-anchors"), need_anchor);
+    if (const auto* v = rm.get("forward"))
+        p.forward = endpoint_value(c, *v, rm.path("forward"), 53);
+    if (const auto* v = rm.get("stubs"))
+        for (const auto& [item, ip] : items(c, *v, rm.path("stubs"))) {
+            mapping sm(c, item, ip, {"zone", "servers"});
+            std::string zone = domain(c, sm.require("zone"), sm.path("zone"));
+            auto servers = endpoint_list(c, sm.require("servers"), sm.path("servers"), 53);
+            if (servers.empty()) c.fail(item, sm.path("servers"), "needs at least one ADDR:PORT");
+            p.stubs.emplace_back(zone, std::move(servers));
+        }
+    if (const auto* v = rm.get("timeout"))
+        p.timeout_ms = static_cast<uint32_t>(integer(c, *v, rm.path("timeout"), 100, 60000));
+}
+
+agent_config parse_agent(const context& c, const YAML::Node& n, const std::string& path,
+                         const config& cfg) {
+    mapping m(
+        c, n, path,
+        {"identity", "ttl", "dns-target", "dns-addresses", "dns-port", "nameservers",
+         "provider-nameservers", "sig0-key", "heartbeat-interval", "retry-initial", "retry-max",
+         "message-timeout", "peer-sync", "publish-key", "identity-notify", "identity-allow-transfer",
+         "resolver", "api"});
+    agent_config a;
+    a.identity = domain(c, m.require("identity"), m.path("identity"));
+    if (a.identity == ".") c.fail(m.require("identity"), m.path("identity"), "cannot be the root");
+    if (const auto* v = m.get("ttl")) a.ttl = duration(c, *v, m.path("ttl"), 1, 86400);
+    a.dns_target = "dns." + a.identity;
+    if (const auto* v = m.get("dns-target")) a.dns_target = domain(c, *v, m.path("dns-target"));
+    if (const auto* v = m.get("dns-addresses"))
+        for (const auto& [item, ip] : items(c, *v, m.path("dns-addresses")))
+            a.dns_addresses.push_back(endpoint_value(c, item, ip, 53).address);
+    if (a.dns_addresses.empty())
+        for (const auto& e : cfg.listen)
+            if (!e.address.is_unspecified()) a.dns_addresses.push_back(e.address);
+    if (a.dns_addresses.empty())
+        c.fail(n, m.path("dns-addresses"),
+               "is required when every listen address is a wildcard (peers must know where to "
+               "send)");
+    a.dns_port = cfg.listen.empty() ? 53 : cfg.listen.front().port;
+    if (const auto* v = m.get("dns-port"))
+        a.dns_port = static_cast<uint16_t>(integer(c, *v, m.path("dns-port"), 1, 65535));
+    if (const auto* v = m.get("nameservers"))
+        for (const auto& [item, ip] : items(c, *v, m.path("nameservers"))) {
+            mapping nm(c, item, ip, {"name", "addresses"});
+            agent_config::nameserver ns;
+            ns.name = domain(c, nm.require("name"), nm.path("name"));
+            if (const auto* av = nm.get("addresses"))
+                for (const auto& [ai, aip] : items(c, *av, nm.path("addresses")))
+                    ns.addresses.push_back(endpoint_value(c, ai, aip, 53).address);
+            a.nameservers.push_back(std::move(ns));
+        }
+    if (a.nameservers.empty())
+        c.fail(n, m.path("nameservers"),
+               "is required: the nameservers of the identity zone (as its parent delegates it)");
+    if (const auto* v = m.get("provider-nameservers"))
+        for (const auto& [item, ip] : items(c, *v, m.path("provider-nameservers")))
+            a.provider_nameservers.push_back(domain(c, item, ip));
+    if (const auto* v = m.get("api")) {
+        mapping am(c, *v, m.path("api"),
+                   {"listen", "target", "addresses", "key-file", "cert-file", "publish-own-tlsa",
+                    "extra-tlsa"});
+        agent_config::api_config api;
+        api.listen = endpoint_value(c, am.require("listen"), am.path("listen"), 443);
+        api.target = "api." + a.identity;
+        if (const auto* t = am.get("target")) api.target = domain(c, *t, am.path("target"));
+        if (const auto* av = am.get("addresses"))
+            for (const auto& [item, ip] : items(c, *av, am.path("addresses")))
+                api.addresses.push_back(endpoint_value(c, item, ip, 443).address);
+        if (api.addresses.empty() && !api.listen.address.is_unspecified())
+            api.addresses.push_back(api.listen.address);
+        if (api.addresses.empty())
+            c.fail(*v, am.path("addresses"), "is required when api.listen is a wildcard address");
+        if (const auto* k = am.get("key-file")) api.key_file = c.resolve(scalar(c, *k, am.path("key-file")));
+        if (const auto* k = am.get("cert-file")) api.cert_file = c.resolve(scalar(c, *k, am.path("cert-file")));
+        if (api.key_file.empty() != api.cert_file.empty())
+            c.fail(*v, am.path("key-file"), "key-file and cert-file go together");
+        if (const auto* b = am.get("publish-own-tlsa"))
+            api.publish_own_tlsa = boolean(c, *b, am.path("publish-own-tlsa"));
+        if (const auto* x = am.get("extra-tlsa"))
+            for (const auto& [item, ip] : items(c, *x, am.path("extra-tlsa"))) {
+                std::string hex = scalar(c, item, ip);
+                if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
+                    c.fail(item, ip, quote(hex) + " is not a SHA-256 digest (64 hex digits)");
+                api.extra_tlsa.push_back(hex);
+            }
+        a.api = std::move(api);
+    }
+    if (const auto* v = m.get("sig0-key")) {
+        a.sig0_key = path_value(c, *v, m.path("sig0-key"), file_ref::use::key_pair);
+        if (c.check_files && !fs::exists(a.sig0_key) && !fs::exists(a.sig0_key + ".private"))
+            c.fail(*v, m.path("sig0-key"), quote(a.sig0_key) + " does not exist");
+    }
+    if (const auto* v = m.get("heartbeat-interval"))
+        a.heartbeat_interval = duration(c, *v, m.path("heartbeat-interval"), 1, 86400);
+    if (const auto* v = m.get("retry-initial"))
+        a.retry_initial = duration(c, *v, m.path("retry-initial"), 1, 86400);
+    if (const auto* v = m.get("retry-max"))
+        a.retry_max = duration(c, *v, m.path("retry-max"), 1, 7 * 86400);
+    if (a.retry_max < a.retry_initial)
+        c.fail(m.get("retry-max") ? *m.get("retry-max") : n, m.path("retry-max"),
+               "is shorter than retry-initial");
+    if (const auto* v = m.get("message-timeout"))
+        a.message_timeout_ms =
+            static_cast<uint32_t>(integer(c, *v, m.path("message-timeout"), 100, 60000));
+    if (const auto* v = m.get("peer-sync")) a.peer_sync = boolean(c, *v, m.path("peer-sync"));
+    if (const auto* v = m.get("publish-key"))
+        a.publish_key = boolean(c, *v, m.path("publish-key"));
+    if (const auto* v = m.get("identity-notify"))
+        a.identity_notify = endpoint_list(c, *v, m.path("identity-notify"), 53);
+    if (const auto* v = m.get("identity-allow-transfer"))
+        for (const auto& [item, ip] : items(c, *v, m.path("identity-allow-transfer")))
+            a.identity_allow_transfer.push_back(scalar(c, item, ip));
+    if (const auto* r = m.get("resolver"))
+        parse_resolver(c, *r, m.path("resolver"), a,
+                       "an agent needs a trust anchor to validate its peers' records");
+    else
+        c.fail(n, m.path("resolver"), "is required (trust anchors for validating peers)");
+    return a;
+}
+
 parent_config parse_parent(const context& c, const YAML::Node& n, const std::string& path) {
     mapping m(
         c, n, path,
@@ -788,44 +1019,11 @@ parent_config parse_parent(const context& c, const YAML::Node& n, const std::str
     if (const auto* v = m.get("max-parallel-scans"))
         p.max_parallel =
             static_cast<unsigned>(integer(c, *v, m.path("max-parallel-scans"), 1, 1024));
-    if (const auto* r = m.get("resolver")) {
-        mapping rm(c, *r, m.path("resolver"),
-                   {"trust-anchors", "trust-anchor-file", "forward", "stubs"});
-        if (const auto* v = rm.get("trust-anchors"))
-            for (const auto& [item, ip] : items(c, *v, rm.path("trust-anchors"))) {
-                std::string text = scalar(c, item, ip);
-                try {
-                    auto rr = dns::rr::from_text(text);
-                    if (rr.type != dns::rr_type::DS && rr.type != dns::rr_type::DNSKEY)
-                        c.fail(item, ip, "is not a DS or DNSKEY record");
-                } catch (const dns::dns_error& e) {
-                    c.fail(item, ip, quote(text) + " is not a record: " + e.what());
-                }
-                p.trust_anchors.push_back(text);
-            }
-        if (const auto* v = rm.get("trust-anchor-file")) {
-            p.trust_anchor_file = c.resolve(scalar(c, *v, rm.path("trust-anchor-file")));
-            if (c.check_files && !fs::exists(p.trust_anchor_file))
-                c.fail(*v, rm.path("trust-anchor-file"),
-                       quote(p.trust_anchor_file) + " does not exist");
-        }
-        if (p.trust_anchors.empty() && p.trust_anchor_file.empty())
-            c.fail(*r, rm.path("trust-anchors"),
-                   "a parent needs a trust anchor to validate children");
-        if (const auto* v = rm.get("forward"))
-            p.forward = endpoint_value(c, *v, rm.path("forward"), 53);
-        if (const auto* v = rm.get("stubs"))
-            for (const auto& [item, ip] : items(c, *v, rm.path("stubs"))) {
-                mapping sm(c, item, ip, {"zone", "servers"});
-                std::string zone = domain(c, sm.require("zone"), sm.path("zone"));
-                auto servers = endpoint_list(c, sm.require("servers"), sm.path("servers"), 53);
-                if (servers.empty())
-                    c.fail(item, sm.path("servers"), "needs at least one ADDR:PORT");
-                p.stubs.emplace_back(zone, std::move(servers));
-            }
-    } else {
+    if (const auto* r = m.get("resolver"))
+        parse_resolver(c, *r, m.path("resolver"), p,
+                       "a parent needs a trust anchor to validate children");
+    else
         c.fail(n, m.path("resolver"), "is required (trust anchors for validating children)");
-    }
     if (const auto* v = m.get("nameservers")) {
         if (!v->IsMap())
             c.fail(*v, m.path("nameservers"), "must map nameserver names to ADDR:PORT");
@@ -870,11 +1068,161 @@ limits_config parse_limits(const context& c, const YAML::Node& n, const std::str
 
 }  // namespace
 
-config parse_config(const std::string& text, const std::string& file, bool check_files) {
+namespace {
+
+// The whole walk; every error goes to c.problems.
+void walk(const context& c, const YAML::Node& root, config& cfg) {
+    mapping top(c, root, "",
+                {"role", "listen", "data-dir", "log-level", "log-file", "management",
+                 "management-key-file", "allow-remote-management", "tsig-keys", "acls", "zones",
+                 "limits", "dnssec-policies", "parent", "agent"});
+    // An unknown role leaves cfg.role empty: the role-specific checks are then skipped
+    // rather than reported against a role nobody asked for.
+    c.attempt([&] { cfg.role = one_of(c, top.require("role"), "role", known_roles); });
+    const bool role_known = !cfg.role.empty();
+
+    c.attempt([&] {
+        const auto& listen = top.require("listen");
+        cfg.listen = endpoint_list(c, listen, "listen", 53);
+        if (cfg.listen.empty()) c.fail(listen, "listen", "needs at least one ADDR:PORT");
+    });
+
+    c.attempt([&] {
+        const auto& dd = top.require("data-dir");
+        cfg.data_dir = path_value(c, dd, "data-dir", file_ref::use::directory);
+        if (c.check_files) {
+            std::error_code ec;
+            if (!fs::is_directory(cfg.data_dir, ec))
+                c.fail(dd, "data-dir", quote(cfg.data_dir) + " is not an existing directory");
+        }
+    });
+
+    if (const auto* v = top.get("log-level"))
+        c.attempt([&] {
+            static const char* const levels[] = {"error", "warn", "info", "debug"};
+            cfg.log_level = one_of(c, *v, "log-level", levels);
+        });
+    if (const auto* v = top.get("log-file"))
+        c.attempt([&] { cfg.log_file = path_value(c, *v, "log-file", file_ref::use::append); });
+
+    // The API is authenticated (a shared key) but not encrypted: there is no TLS on it, so
+    // it listens on loopback only; remote operators come in through SSH.
+    if (const auto* v = top.get("allow-remote-management"))
+        c.attempt([&] {
+            if (boolean(c, *v, "allow-remote-management"))
+                c.fail(*v, "allow-remote-management",
+                       "true is not supported: the management API has no TLS, so it listens on "
+                       "loopback only (reach it through an SSH tunnel)");
+        });
+    if (const auto* v = top.get("management"))
+        c.attempt([&] {
+            cfg.management = endpoint_value(c, *v, "management", 8053);
+            if (!cfg.management.address.is_loopback())
+                c.fail(*v, "management",
+                       cfg.management.to_string() +
+                           " is not a loopback address; the management API has no TLS, so it "
+                           "listens on loopback only (reach it through an SSH tunnel)");
+        });
+    // Not a file_ref: the daemon creates it (mode 0600) when it is missing, and reads it
+    // itself (api::load_or_create_management_key).
+    cfg.management_key_file = (fs::path(cfg.data_dir) / "management.key").string();
+    if (const auto* v = top.get("management-key-file"))
+        c.attempt(
+            [&] { cfg.management_key_file = c.resolve(scalar(c, *v, "management-key-file")); });
+
+    if (const auto* v = top.get("tsig-keys"))
+        if (!c.attempt([&] { parse_tsig_keys(c, *v, "tsig-keys", cfg); })) c.keys_incomplete = true;
+
+    const YAML::Node* acl_node = top.get("acls");
+    if (acl_node && !acl_node->IsMap() && !acl_node->IsNull())
+        c.report(*acl_node, "acls", "must be a mapping of ACL names to lists");
+    acl_resolver acls(c, cfg, acl_node && acl_node->IsMap() ? acl_node : nullptr);
+    if (acl_node && acl_node->IsMap()) {
+        for (auto it = acl_node->begin(); it != acl_node->end(); ++it)
+            c.attempt([&] {
+                std::string name = scalar(c, it->first, "acls");
+                if (!valid_acl_name(name))
+                    c.fail(it->first, "acls." + name,
+                           "is not a valid ACL name (letters, digits, '-', '_'; not "
+                           "any/none/key)");
+                if (cfg.acls.count(name)) c.fail(it->first, "acls." + name, "is defined twice");
+                cfg.acls[name] = acls.named(name, it->second, "acls." + name);
+            });
+    }
+
+    cfg.dnssec_policies.push_back(signer::signing_policy{});  // "default", maybe replaced
+    if (const auto* v = top.get("dnssec-policies"))
+        c.attempt([&] {
+            if (role_known && cfg.role != "signer")
+                c.fail(*v, "dnssec-policies", "applies only to role signer");
+            if (!v->IsSequence() && !v->IsNull())
+                c.fail(*v, "dnssec-policies", "must be a list of policies");
+            std::map<std::string, int> seen;
+            for (size_t i = 0; i < v->size(); ++i)
+                c.attempt([&] {
+                    std::string p = index("dnssec-policies", i);
+                    auto policy = parse_policy(c, (*v)[i], p);
+                    int line = (*v)[i].Mark().line + 1;
+                    if (auto it = seen.find(policy.name); it != seen.end())
+                        c.fail((*v)[i], p,
+                               "policy " + quote(policy.name) + " is defined twice (also on line " +
+                                   std::to_string(it->second) + ")");
+                    seen[policy.name] = line;
+                    if (policy.name == "default")
+                        cfg.dnssec_policies.front() = std::move(policy);
+                    else
+                        cfg.dnssec_policies.push_back(std::move(policy));
+                });
+        });
+
+    if (const auto* v = top.get("zones"))
+        c.attempt([&] {
+            if (!v->IsSequence() && !v->IsNull()) c.fail(*v, "zones", "must be a list of zones");
+            for (size_t i = 0; i < v->size(); ++i)
+                c.attempt([&] {
+                    std::string p = index("zones", i);
+                    zone_config z = parse_zone(c, (*v)[i], p, cfg, acls);
+                    if (const auto* old = cfg.find_zone(z.name))
+                        c.fail((*v)[i], p,
+                               "zone " + quote(z.name) + " is defined twice (also on line " +
+                                   std::to_string(old->line) + ")");
+                    cfg.zones.push_back(std::move(z));
+                });
+        });
+
+    if (const auto* v = top.get("limits"))
+        c.attempt([&] { cfg.limits = parse_limits(c, *v, "limits"); });
+    if (const auto* v = top.get("parent")) {
+        c.attempt([&] {
+            if (role_known && cfg.role != "parent")
+                c.fail(*v, "parent", "applies only to role parent");
+            cfg.parent = parse_parent(c, *v, "parent");
+        });
+    } else if (cfg.role == "parent") {
+        c.report(root, "parent", "role parent needs a parent: section (resolver trust anchors)");
+    }
+    if (const auto* v = top.get("agent")) {
+        c.attempt([&] {
+            if (role_known && cfg.role != "agent") c.fail(*v, "agent", "applies only to role agent");
+            cfg.agent = parse_agent(c, *v, "agent", cfg);
+        });
+    } else if (cfg.role == "agent") {
+        c.report(root, "agent", "role agent needs an agent: section (identity, resolver)");
+    }
+}
+
+}  // namespace
+
+parse_result parse_config_all(const std::string& text, const std::string& file, bool check_files) {
+    parse_result r;
+    r.cfg.file = file;
     context c;
     c.file = file;
     c.base_dir = fs::absolute(fs::path(file)).parent_path();
     c.check_files = check_files;
+    c.problems = &r.problems;
+    c.files = &r.cfg.files;
+    c.lines = &r.cfg.key_lines;
 
     YAML::Node root;
     try {
@@ -882,123 +1230,59 @@ config parse_config(const std::string& text, const std::string& file, bool check
         if (docs.size() > 1)
             throw config_error(file, 0, "", "holds more than one YAML document (remove \"---\")");
         if (!docs.empty()) root = docs[0];
+        if (!root.IsDefined() || root.IsNull())
+            throw config_error(file, 1, "", "the configuration is empty (\"role\" is required)");
     } catch (const YAML::ParserException& e) {
-        throw config_error(file, e.mark.line >= 0 ? e.mark.line + 1 : 0, "",
-                           "YAML syntax error: " + e.msg);
+        r.problems.emplace_back(file, e.mark.line >= 0 ? e.mark.line + 1 : 0, "",
+                                "YAML syntax error: " + e.msg);
+        return r;
+    } catch (const config_error& e) {
+        r.problems.push_back(e);
+        return r;
     }
-    if (!root.IsDefined() || root.IsNull())
-        throw config_error(file, 1, "", "the configuration is empty (\"role\" is required)");
+    c.attempt([&] { walk(c, root, r.cfg); });
 
-    mapping top(c, root, "",
-                {"role", "listen", "data-dir", "log-level", "log-file", "management",
-                 "allow-remote-management", "tsig-keys", "acls", "zones", "limits",
-                 "dnssec-policies", "parent"});
-    config cfg;
-    cfg.file = file;
-    cfg.role = one_of(c, top.require("role"), "role", known_roles);
-
-    const auto& listen = top.require("listen");
-    cfg.listen = endpoint_list(c, listen, "listen", 53);
-    if (cfg.listen.empty()) c.fail(listen, "listen", "needs at least one ADDR:PORT");
-
-    const auto& dd = top.require("data-dir");
-    cfg.data_dir = c.resolve(scalar(c, dd, "data-dir"));
-    if (check_files) {
-        std::error_code ec;
-        if (!fs::is_directory(cfg.data_dir, ec))
-            c.fail(dd, "data-dir", quote(cfg.data_dir) + " is not an existing directory");
-    }
-
-    if (const auto* v = top.get("log-level")) {
-        static const char* const levels[] = {"error", "warn", "info", "debug"};
-        cfg.log_level = one_of(c, *v, "log-level", levels);
-    }
-    if (const auto* v = top.get("log-file")) cfg.log_file = c.resolve(scalar(c, *v, "log-file"));
-
-    if (const auto* v = top.get("allow-remote-management"))
-        cfg.allow_remote_management = boolean(c, *v, "allow-remote-management");
-    if (const auto* v = top.get("management")) {
-        cfg.management = endpoint_value(c, *v, "management", 8053);
-        // The API changes zones and is not authenticated: localhost only unless asked.
-        if (!cfg.management.address.is_loopback() && !cfg.allow_remote_management)
-            c.fail(*v, "management",
-                   cfg.management.to_string() +
-                       " is not a loopback address; the API has no authentication (set "
-                       "allow-remote-management: true to accept that)");
-    }
-
-    if (const auto* v = top.get("tsig-keys")) parse_tsig_keys(c, *v, "tsig-keys", cfg);
-
-    const YAML::Node* acl_node = top.get("acls");
-    if (acl_node && !acl_node->IsMap() && !acl_node->IsNull())
-        c.fail(*acl_node, "acls", "must be a mapping of ACL names to lists");
-    acl_resolver acls(c, cfg, acl_node && acl_node->IsMap() ? acl_node : nullptr);
-    if (acl_node && acl_node->IsMap()) {
-        for (auto it = acl_node->begin(); it != acl_node->end(); ++it) {
-            std::string name = scalar(c, it->first, "acls");
-            if (!valid_acl_name(name))
-                c.fail(it->first, "acls." + name,
-                       "is not a valid ACL name (letters, digits, '-', '_'; not any/none/key)");
-            if (cfg.acls.count(name)) c.fail(it->first, "acls." + name, "is defined twice");
-            cfg.acls[name] = acls.named(name, it->second, "acls." + name);
-        }
-    }
-
-    cfg.dnssec_policies.push_back(signer::signing_policy{});  // "default", maybe replaced
-    if (const auto* v = top.get("dnssec-policies")) {
-        if (cfg.role != "signer") c.fail(*v, "dnssec-policies", "applies only to role signer");
-        if (!v->IsSequence() && !v->IsNull())
-            c.fail(*v, "dnssec-policies", "must be a list of policies");
-        std::map<std::string, int> seen;
-        for (size_t i = 0; i < v->size(); ++i) {
-            std::string p = index("dnssec-policies", i);
-            auto policy = parse_policy(c, (*v)[i], p);
-            int line = (*v)[i].Mark().line + 1;
-            if (auto it = seen.find(policy.name); it != seen.end())
-                c.fail((*v)[i], p,
-                       "policy " + quote(policy.name) + " is defined twice (also on line " +
-                           std::to_string(it->second) + ")");
-            seen[policy.name] = line;
-            if (policy.name == "default")
-                cfg.dnssec_policies.front() = std::move(policy);
-            else
-                cfg.dnssec_policies.push_back(std::move(policy));
-        }
-    }
-
-    if (const auto* v = top.get("zones")) {
-        if (!v->IsSequence() && !v->IsNull()) c.fail(*v, "zones", "must be a list of zones");
-        for (size_t i = 0; i < v->size(); ++i) {
-            std::string p = index("zones", i);
-            zone_config z = parse_zone(c, (*v)[i], p, cfg, acls);
-            if (const auto* old = cfg.find_zone(z.name))
-                c.fail((*v)[i], p,
-                       "zone " + quote(z.name) + " is defined twice (also on line " +
-                           std::to_string(old->line) + ")");
-            cfg.zones.push_back(std::move(z));
-        }
-    }
-
-    if (const auto* v = top.get("limits")) cfg.limits = parse_limits(c, *v, "limits");
-    if (const auto* v = top.get("parent")) {
-        if (cfg.role != "parent") c.fail(*v, "parent", "applies only to role parent");
-        cfg.parent = parse_parent(c, *v, "parent");
-    } else if (cfg.role == "parent") {
-        c.fail(root, "parent", "role parent needs a parent: section (resolver trust anchors)");
-    }
-    return cfg;
+    // A named ACL (or key file) used in several places fails the same way in each.
+    std::vector<config_error> unique;
+    for (auto& p : r.problems)
+        if (std::none_of(unique.begin(), unique.end(),
+                         [&](const config_error& u) { return std::string(u.what()) == p.what(); }))
+            unique.push_back(std::move(p));
+    r.problems = std::move(unique);
+    return r;
 }
 
-config load_config(const std::string& file, bool check_files) {
+parse_result load_config_all(const std::string& file, bool check_files) {
     std::ifstream in(file, std::ios::binary);
-    if (!in)
-        throw config_error(file, 0, "",
-                           "cannot read the file: " + std::string(std::strerror(errno)));
+    if (!in) {
+        parse_result r;
+        r.cfg.file = file;
+        r.problems.emplace_back(file, 0, "",
+                                "cannot read the file: " + std::string(std::strerror(errno)));
+        return r;
+    }
     std::stringstream ss;
     ss << in.rdbuf();
     // Bound what we read: a configuration is small; a huge file is a mistake.
-    if (ss.str().size() > (16u << 20)) throw config_error(file, 0, "", "is larger than 16 MiB");
-    return parse_config(ss.str(), file, check_files);
+    if (ss.str().size() > (16u << 20)) {
+        parse_result r;
+        r.cfg.file = file;
+        r.problems.emplace_back(file, 0, "", "is larger than 16 MiB");
+        return r;
+    }
+    return parse_config_all(ss.str(), file, check_files);
+}
+
+config parse_config(const std::string& text, const std::string& file, bool check_files) {
+    auto r = parse_config_all(text, file, check_files);
+    if (!r.problems.empty()) throw r.problems.front();
+    return std::move(r.cfg);
+}
+
+config load_config(const std::string& file, bool check_files) {
+    auto r = load_config_all(file, check_files);
+    if (!r.problems.empty()) throw r.problems.front();
+    return std::move(r.cfg);
 }
 
 }  // namespace hsync::hsyncd

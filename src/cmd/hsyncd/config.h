@@ -1,9 +1,10 @@
 // hsyncd's configuration: a YAML file parsed into plain structs, every field checked.
-// A bad file gives ONE config_error naming the file, the line, the key's path and the
+// A bad file gives a config_error naming the file, the line, the key's path and the
 // reason, e.g.
 //   config.yaml:12: zones[1].primaries[0]: "1.2.3.4:x" is not ADDR:PORT
-// Unknown keys are errors, so a typo never passes silently. docs/configuration.md
-// describes every key.
+// parse_config() throws the first one; parse_config_all() goes on after each and returns
+// them all (hsyncd --check). Unknown keys are errors, so a typo never passes silently.
+// docs/configuration.md describes every key.
 #pragma once
 
 #include <chrono>
@@ -115,6 +116,60 @@ struct parent_config {
     uint16_t dsync_port = 53;
 };
 
+// A path the configuration names, kept for the checks that look at the file system
+// (config_check.h). Every path key registers itself here when parsed.
+struct file_ref {
+    enum class use {
+        read,       // a file that is read (zone file, key file, trust anchors)
+        directory,  // an existing directory the daemon writes in (data-dir)
+        append,     // a file the daemon creates or appends to (log-file)
+        key_pair,   // a DNSSEC key in BIND's files: PATH.key and PATH.private
+    };
+    std::string key;   // the key's path, e.g. "zones[0].file"
+    int line = 0;      // where the key is
+    std::string path;  // absolute
+    use how = use::read;
+};
+
+// Role agent (docs/agent.md): its identity, what it publishes, timers and its resolver.
+struct agent_config {
+    struct nameserver {
+        std::string name;
+        std::vector<net::asio::ip::address> addresses;
+    };
+    std::string identity;  // canonical absolute
+    uint32_t ttl = 300;
+    std::string dns_target;  // default dns.<identity>
+    std::vector<net::asio::ip::address> dns_addresses;
+    uint16_t dns_port = 53;
+    std::vector<nameserver> nameservers;            // of the identity zone
+    std::vector<std::string> provider_nameservers;  // NS published at <zone>.<identity>
+    std::string sig0_key;                           // empty: generated in the data directory
+    uint32_t heartbeat_interval = 60;
+    uint32_t retry_initial = 10, retry_max = 3600;
+    uint32_t message_timeout_ms = 2000;
+    bool peer_sync = true;
+    bool publish_key = true;
+    // The REST API (optional): where it listens and what it publishes.
+    struct api_config {
+        endpoint listen;
+        std::string target;  // default api.<identity>
+        std::vector<net::asio::ip::address> addresses;
+        std::string key_file, cert_file;  // empty: generated in the data directory
+        bool publish_own_tlsa = true;
+        std::vector<std::string> extra_tlsa;  // hex SHA-256 digests
+    };
+    std::optional<api_config> api;
+    std::vector<endpoint> identity_notify;
+    acl_elements identity_allow_transfer;
+    // The validating resolver (as the parent's).
+    std::vector<std::string> trust_anchors;
+    std::string trust_anchor_file;
+    std::optional<endpoint> forward;
+    std::vector<std::pair<std::string, std::vector<endpoint>>> stubs;
+    uint32_t timeout_ms = 3000;
+};
+
 struct config {
     std::string file;  // the file it came from, as given
     std::string role;  // auth | combiner | signer | agent | parent
@@ -122,8 +177,11 @@ struct config {
     std::string data_dir;  // absolute
     std::string log_level = "info";
     std::string log_file;  // absolute or empty
+    // Loopback only: the API has no TLS (a non-loopback address is refused).
     endpoint management{net::asio::ip::make_address("127.0.0.1"), 8053};
-    bool allow_remote_management = false;
+    // The secret that signs management requests (absolute); default DATA_DIR/management.key,
+    // created on first start.
+    std::string management_key_file;
     std::vector<tsig_key> tsig_keys;
     std::map<std::string, acl_elements> acls;
     std::vector<zone_config> zones;
@@ -132,6 +190,11 @@ struct config {
     // file defines one with that name).
     std::vector<signer::signing_policy> dnssec_policies;
     parent_config parent;  // role parent
+    agent_config agent;    // role agent
+
+    std::vector<file_ref> files;                     // every path named, in file order
+    std::map<std::string, int> key_lines;            // key path ("zones[0].file") -> its line
+    int line_of(const std::string& key_path) const;  // 0 when not in the file
 
     const tsig_key* find_key(const std::string& canonical_name) const;
     const zone_config* find_zone(const std::string& canonical_name) const;
@@ -142,11 +205,22 @@ inline constexpr const char* known_roles[] = {"auth", "combiner", "signer", "age
 
 // Parses `text` as the content of `file` (relative paths inside are resolved against the
 // file's directory). With `check_files`, data-dir must be an existing directory and key
-// files are read; key files are always read when referenced. Throws config_error.
+// files are read; key files are always read when referenced. Throws the first
+// config_error.
 config parse_config(const std::string& text, const std::string& file, bool check_files = true);
 
 // Reads and parses a file. Throws config_error (also when the file cannot be read).
 config load_config(const std::string& file, bool check_files = true);
+
+// The same walk, going on after each error: every problem found, in the order found (no
+// two alike). `cfg` holds what parsed; it is only usable when `problems` is empty.
+struct parse_result {
+    config cfg;
+    std::vector<config_error> problems;
+};
+parse_result parse_config_all(const std::string& text, const std::string& file,
+                              bool check_files = true);
+parse_result load_config_all(const std::string& file, bool check_files = true);
 
 // Parses a BIND key file (`key "name" { algorithm hmac-sha256; secret "..."; };`, one or
 // more keys). Throws config_error naming `file` and the line.

@@ -1,10 +1,11 @@
 // hsyncd: the hsync daemon. One process runs one role (docs/architecture.md).
 //
 //   hsyncd -c CONFIG.yaml           run
-//   hsyncd -c CONFIG.yaml --check   validate the configuration and exit
+//   hsyncd -c CONFIG.yaml --check   check the configuration and the files it names, exit
 //
 // Exit status: 0 stopped cleanly (SIGTERM/SIGINT) or config OK, 1 failed at run time
-// (e.g. an address in use), 2 bad command line or configuration (nothing was started).
+// (e.g. an address in use) or --check found problems, 2 bad command line or configuration
+// (nothing was started).
 // SIGHUP reloads the configuration and the zones; a bad new configuration is logged and
 // the daemon keeps running on the old one.
 #include <chrono>
@@ -19,6 +20,7 @@
 
 #include "api/management.h"
 #include "cmd/hsyncd/config.h"
+#include "cmd/hsyncd/config_check.h"
 #include "cmd/hsyncd/roles.h"
 #include "net/asio.h"
 #include "zone/log.h"
@@ -63,6 +65,16 @@ class server_process {
             return 1;
         }
         api::management_options opts;
+        try {
+            // Before the port opens, so a client that can connect finds the key in place.
+            bool created = false;
+            opts.key = api::load_or_create_management_key(cfg_.management_key_file, &created);
+            log::info("management_key", {{"file", cfg_.management_key_file}, {"created", created}});
+        } catch (const std::exception& e) {
+            log::error("start_failed", {{"what", "management key"}, {"error", e.what()}});
+            hsyncd::stop_role(*role_);
+            return 1;
+        }
         opts.endpoint = asio::ip::tcp::endpoint(cfg_.management.address, cfg_.management.port);
         opts.info.version = version;
         opts.info.started_at = epoch_seconds();
@@ -123,6 +135,14 @@ class server_process {
             log::warn("restart_needed", {{"key", "management"},
                                          {"running", cfg_.management.to_string()},
                                          {"configured", next.management.to_string()}});
+        // A changed or rotated key applies to the next request; a bad one keeps the old.
+        try {
+            if (management_)
+                management_->set_key(api::load_or_create_management_key(next.management_key_file));
+        } catch (const std::exception& e) {
+            log::error("management_key_failed",
+                       {{"error", e.what()}, {"action", "kept the running key"}});
+        }
         std::string err = hsyncd::reconfigure_role(*role_, cfg_, next);
         if (!err.empty()) {
             log::error("reload_failed",
@@ -156,7 +176,9 @@ int main(int argc, char** argv) {
     std::string config_file;
     bool check = false;
     app.add_option("-c,--config", config_file, "Configuration file (YAML)");
-    app.add_flag("--check", check, "Validate the configuration and exit");
+    app.add_flag("--check", check,
+                 "Check the configuration and the zone and key files it names, report every "
+                 "problem, and exit (1 if there are any); binds nothing, opens no database");
     app.set_version_flag("-V,--version", std::string("hsyncd ") + version);
     try {
         app.parse(argc, argv);
@@ -166,6 +188,20 @@ int main(int argc, char** argv) {
     if (config_file.empty()) {
         std::fprintf(stderr, "hsyncd: -c CONFIG.yaml is required (see --help)\n");
         return 2;
+    }
+
+    if (check) {
+        auto r = hsyncd::check_config(config_file);
+        for (const auto& p : r.problems)
+            std::fprintf(stderr, "%s\n", p.c_str());
+        if (!r.problems.empty()) {
+            std::fprintf(stderr, "hsyncd: %s: %zu problem%s\n", config_file.c_str(),
+                         r.problems.size(), r.problems.size() == 1 ? "" : "s");
+            return 1;
+        }
+        std::printf("%s: OK (role %s, %zu zone%s)\n", config_file.c_str(), r.cfg.role.c_str(),
+                    r.cfg.zones.size(), r.cfg.zones.size() == 1 ? "" : "s");
+        return 0;
     }
 
     hsyncd::config cfg;
@@ -180,12 +216,6 @@ int main(int argc, char** argv) {
                      config_file.c_str(), cfg.role.c_str());
         return 2;
     }
-    if (check) {
-        std::printf("%s: OK (role %s, %zu zone%s)\n", config_file.c_str(), cfg.role.c_str(),
-                    cfg.zones.size(), cfg.zones.size() == 1 ? "" : "s");
-        return 0;
-    }
-
     try {
         log::setup(cfg.role, level_of(cfg.log_level), cfg.log_file);
     } catch (const std::exception& e) {

@@ -3,11 +3,13 @@
 
 #include <stdexcept>
 
+#include "roles/agent/agent_role.h"
 #include "roles/auth/auth_role.h"
 #include "roles/combiner/combiner_role.h"
 #include "roles/parent/parent_role.h"
 #include "roles/parent/resolver_fetch.h"
 #include "roles/signer/signer_role.h"
+#include "dns/text.h"
 #include "zone/text.h"
 
 namespace hsync::hsyncd {
@@ -107,6 +109,13 @@ zone::engine_settings engine_settings_of(const config& cfg) {
             throw std::runtime_error(where +
                                      ": a signer's zone must be type secondary "
                                      "(a secondary of the provider's combiner)");
+        if (cfg.role == "agent" && !zs.secondary)
+            throw std::runtime_error(where +
+                                     ": an agent's zone must be type secondary "
+                                     "(a secondary of the provider's signer)");
+        if (cfg.role == "agent" && z.name == cfg.agent.identity)
+            throw std::runtime_error(where + ": is the agent's identity zone, which the agent "
+                                             "builds itself (do not list it)");
         s.zones.push_back(std::move(zs));
     }
     return s;
@@ -159,10 +168,66 @@ net::resolver_options parent_resolver_of(const config& cfg) {
     return o;
 }
 
+agent::agent_settings agent_settings_of(const config& cfg) {
+    const auto& ac = cfg.agent;
+    agent::agent_settings s;
+    auto& id = s.identity;
+    id.identity = to_name(ac.identity);
+    id.ttl = ac.ttl;
+    id.dns.target = to_name(ac.dns_target);
+    id.dns.addresses = ac.dns_addresses;
+    id.dns.port = ac.dns_port;
+    for (const auto& ns : ac.nameservers)
+        id.nameservers.push_back({to_name(ns.name), ns.addresses});
+    for (const auto& ns : ac.provider_nameservers)
+        id.provider_nameservers.push_back(to_name(ns));
+    s.sig0_key_file = ac.sig0_key;
+    if (ac.api) {
+        agent::agent_settings::api_settings api;
+        api.listen = net::asio::ip::tcp::endpoint(ac.api->listen.address, ac.api->listen.port);
+        api.key_file = ac.api->key_file;
+        api.cert_file = ac.api->cert_file;
+        s.api = api;
+        id.api = agent::transport_endpoint{to_name(ac.api->target), ac.api->addresses,
+                                           ac.api->listen.port};
+        id.publish_own_tlsa = ac.api->publish_own_tlsa;
+        for (const auto& hex : ac.api->extra_tlsa) {
+            std::vector<uint8_t> bytes;
+            dns::parse_hex(hex, bytes);
+            agent::spki_digest d{};
+            std::copy(bytes.begin(), bytes.end(), d.begin());
+            id.extra_tlsa.push_back(d);
+        }
+    }
+    id.publish_key = ac.publish_key;
+    s.offer_peer_sync = ac.peer_sync;
+    s.timing.beat_interval = ac.heartbeat_interval;
+    s.timing.backoff_initial = ac.retry_initial;
+    s.timing.backoff_max = ac.retry_max;
+    // A peer's records are looked up again at their TTL, at least every ten beats.
+    s.timing.rediscovery_min = std::min<int64_t>(60, ac.heartbeat_interval);
+    s.message_timeout = std::chrono::milliseconds(ac.message_timeout_ms);
+    s.identity_notify = to_peers(ac.identity_notify);
+    s.identity_allow_transfer =
+        to_acl(cfg, ac.identity_allow_transfer, cfg.file + ": agent.identity-allow-transfer");
+    auto& o = s.resolver;
+    o.trust_anchors = ac.trust_anchors;
+    if (!ac.trust_anchor_file.empty()) o.trust_anchor_files.push_back(ac.trust_anchor_file);
+    if (ac.forward) o.forwarder = net::peer{ac.forward->address, ac.forward->port};
+    for (const auto& [zone_name, servers] : ac.stubs)
+        o.stubs[to_name(zone_name)] = to_peers(servers);
+    o.timeout = std::chrono::milliseconds(ac.timeout_ms);
+    // Discovery follows the records' TTLs itself (and looks again at once when a lookup
+    // fails): every discovery asks the servers, so a withdrawn KEY is seen at once.
+    o.cache_max_ttl = 0;
+    return s;
+}
+
 }  // namespace
 
 bool role_implemented(std::string_view role) {
-    return role == "auth" || role == "combiner" || role == "signer" || role == "parent";
+    return role == "auth" || role == "combiner" || role == "signer" || role == "parent" ||
+           role == "agent";
 }
 
 // The one place where a role is chosen: a new role is a folder under roles/ and a line here.
@@ -180,10 +245,14 @@ std::unique_ptr<roles::role> make_role(const config& cfg, net::asio::io_context&
         role = std::make_unique<parent::parent_role>(
             ex, engine_settings_of(cfg), parent_settings_of(cfg),
             parent::resolver_fetch(ex, parent_resolver_of(cfg)));
+    else if (cfg.role == "agent")
+        role = std::make_unique<agent::agent_role>(ex, engine_settings_of(cfg),
+                                                   agent_settings_of(cfg));
     else
         throw std::runtime_error("role " + cfg.role + " is not implemented yet");
     role->start();
     if (auto* p = dynamic_cast<parent::parent_role*>(role.get())) p->start_scanning();
+    if (auto* a = dynamic_cast<agent::agent_role*>(role.get())) a->start_agent();
     return role;
 }
 
@@ -195,6 +264,8 @@ std::string reconfigure_role(roles::role& role, const config& previous, const co
         std::string error;
         if (auto* signer = dynamic_cast<signer::signer_role*>(&role))
             error = signer->reconfigure(engine_settings_of(next), signer_settings_of(next));
+        else if (auto* agent = dynamic_cast<agent::agent_role*>(&role))
+            error = agent->reconfigure(engine_settings_of(next), agent_settings_of(next));
         else if (auto* parent = dynamic_cast<parent::parent_role*>(&role))
             error = parent->reconfigure(engine_settings_of(next), parent_settings_of(next));
         else

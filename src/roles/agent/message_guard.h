@@ -37,7 +37,7 @@
 // at the target of its URI record, not necessarily at its identity (protocol.md §5). So
 // the lookup returns the KEY's owner with its RDATA, and the signer name designates an
 // allowed identity whose validated KEY has that owner (or, while that identity has no
-// validated KEY, the identity itself).
+// validated KEY, the identity itself or a name below it: unknown-signer, retry later).
 //
 // Time window: a signature counts as made at the middle of its validity (senders set it
 // to now ±300 s, as BIND's dig and hsync do). It passes while now is within its validity
