@@ -2,13 +2,15 @@
 // (peer_relation::from_text: throws std::invalid_argument or succeeds, and what it reads
 // writes back to the same text) and a zone's HSYNC RRset (read_hsync: any RDATA, never a
 // crash; every entry it keeps has State, NSMgmt and Sign of 1 or 2; a set differs from
-// itself in nothing). The first byte picks the parser.
+// itself in nothing), and the Multi-Signer EDNS option's codec (what from_wire accepts
+// to_wire writes back byte for byte). The first byte picks the parser.
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "dns/edns.h"
 #include "dns/error.h"
 #include "dns/rdata.h"
 #include "dns/rr.h"
@@ -21,7 +23,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) return 0;
     const uint8_t* p = data + 1;
     size_t n = size - 1;
-    if (data[0] % 2 == 0) {
+    if (data[0] % 3 == 2) {
+        try {
+            auto o = dns::multi_signer_option::from_wire({p, n});
+            std::vector<uint8_t> out;
+            o.to_wire(out);
+            if (out != std::vector<uint8_t>(p, p + n)) __builtin_trap();
+        } catch (const dns::dns_error&) {
+        }
+        return 0;
+    }
+    if (data[0] % 3 == 0) {
         std::string text(reinterpret_cast<const char*>(p), n);
         try {
             auto r = agent::peer_relation::from_text(text);

@@ -1,7 +1,7 @@
 // hsyncctl agent peers [--json] | agent zones [--json] | agent show ZONE [--json] |
-// agent discover PEER | agent identity: a running agent's relations with its peers (GET /agent/peers), its
-// multi-signer zones and their negotiation (GET /agent/zones, /agent/zone/ZONE), and the
-// keys it publishes (GET /agent/identity).
+// agent discover PEER | agent identity: a running agent's relations with its peers (GET
+// /agent/peers), its multi-signer zones and their negotiation (GET /agent/zones, /agent/zone/ZONE),
+// and the keys it publishes (GET /agent/identity).
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -55,8 +55,7 @@ void add_agent_commands(CLI::App& app) {
     agent->require_subcommand(1);
     CLI::App* root = &app;
 
-    auto* peers = agent_subcommand(agent, "peers", "One row per remote agent: state, transport",
-                                   a);
+    auto* peers = agent_subcommand(agent, "peers", "One row per remote agent: state, transport", a);
     peers->callback([a, root, peers] {
         inherit_server(*root, *peers, a->server);
         json j = api_call(a->server, "GET", "/agent/peers");
@@ -89,9 +88,8 @@ void add_agent_commands(CLI::App& app) {
         std::vector<std::vector<std::string>> rows{
             {"ZONE", "STATE", "TRANSPORT", "SYNC", "AGENTS", "ERROR"}};
         for (const auto& z : j["zones"])
-            rows.push_back({json_text(z["zone"]), json_text(z["state"]),
-                            json_text(z["transport"]), json_text(z["sync"]),
-                            list_text(z["agents"]), json_text(z["error"])});
+            rows.push_back({json_text(z["zone"]), json_text(z["state"]), json_text(z["transport"]),
+                            json_text(z["sync"]), list_text(z["agents"]), json_text(z["error"])});
         if (rows.size() == 1) {
             std::printf("no multi-signer zones (no zone has an HSYNC RRset)\n");
             return;
@@ -124,19 +122,19 @@ void add_agent_commands(CLI::App& app) {
                         json_text(z["hsync"][i]).c_str());
         for (const auto& p : z["problems"])
             std::printf("problem     %s\n", json_text(p).c_str());
-        std::vector<std::vector<std::string>> rows{{"PEER", "RELATION", "HELLO", "LAST", "NEXT TRY"}};
+        std::vector<std::vector<std::string>> rows{
+            {"PEER", "RELATION", "HELLO", "LAST", "NEXT TRY"}};
         for (const auto& p : z["peers"])
-            rows.push_back({json_text(p["identity"]), json_text(p["state"]),
-                            json_text(p["hello"]), json_text(p["last"]),
-                            json_text(p["next_try"])});
+            rows.push_back({json_text(p["identity"]), json_text(p["state"]), json_text(p["hello"]),
+                            json_text(p["last"]), json_text(p["next_try"])});
         if (rows.size() > 1) {
             std::printf("\n");
             print_table(rows);
         }
     });
 
-    auto* discover = agent_subcommand(
-        agent, "discover", "Look a peer's records up again now (after a key change)", a);
+    auto* discover = agent_subcommand(agent, "discover",
+                                      "Look a peer's records up again now (after a key change)", a);
     discover->add_option("peer", a->zone, "The peer's identity")->required();
     discover->callback([a, root, discover] {
         inherit_server(*root, *discover, a->server);

@@ -41,8 +41,8 @@ dnssec::key load_or_make_key(const std::filesystem::path& dir, const dns::name& 
     }
     auto k = dnssec::key::generate(owner, 13, role);
     std::string base = dnssec::write_key_files(k, dir);
-    log::info("agent_key_generated", {{"key", what}, {"file", (dir / base).string()},
-                                      {"tag", k.tag()}});
+    log::info("agent_key_generated",
+              {{"key", what}, {"file", (dir / base).string()}, {"tag", k.tag()}});
     return k;
 }
 
@@ -69,15 +69,16 @@ void json_text_or_null(std::string& out, const std::string& v) {
 
 agent_role::agent_role(asio::any_io_executor ex, zone::engine_settings settings,
                        agent_settings agent)
-    : engine_role(ex, [&] {
-          zone::zone_settings id;
-          id.name = agent.identity.identity;
-          id.role_built = true;
-          id.notify = agent.identity_notify;
-          id.allow_transfer = agent.identity_allow_transfer;
-          settings.zones.push_back(std::move(id));
-          return std::move(settings);
-      }()),
+    : engine_role(ex,
+                  [&] {
+                      zone::zone_settings id;
+                      id.name = agent.identity.identity;
+                      id.role_built = true;
+                      id.notify = agent.identity_notify;
+                      id.allow_transfer = agent.identity_allow_transfer;
+                      settings.zones.push_back(std::move(id));
+                      return std::move(settings);
+                  }()),
       agent_(std::move(agent)),
       sig0_(load_sig0_key(agent_, engine_.settings().data_dir)),
       guard_([this] { return engine_.now(); }, agent_.guard),
@@ -124,9 +125,8 @@ void agent_role::load_keys() {
     std::filesystem::path dir = std::filesystem::path(engine_.settings().data_dir) / "agent";
     const auto& id = agent_.identity;
     auto csk = load_or_make_key(dir / "identity", id.identity, dnssec::key_role::csk, "identity");
-    signer::zone_key zk{.key = csk, .role = dnssec::key_role::csk,
-                        .state = signer::key_state::active};
-    zk.file = dnssec::key_file_base(csk);
+    signer::zone_key zk{csk, dnssec::key_role::csk,     signer::key_state::active, 0, 0, 0,
+                        0,   dnssec::key_file_base(csk)};
     identity_keys_.keys = {zk};
     identity_policy_.name = "agent-identity";
     identity_policy_.csk = true;
@@ -147,11 +147,11 @@ capabilities agent_role::own_caps() const {
 void agent_role::start_agent() {
     if (running_) return;
     running_ = true;
-    log::info("agent_started", {{"identity", key_of(agent_.identity.identity)},
-                                {"sig0_key", sig0_.owner().to_text() + " " +
-                                                 std::to_string(sig0_.tag())},
-                                {"zones", zones_.size()},
-                                {"peers", peers_.size()}});
+    log::info("agent_started",
+              {{"identity", key_of(agent_.identity.identity)},
+               {"sig0_key", sig0_.owner().to_text() + " " + std::to_string(sig0_.tag())},
+               {"zones", zones_.size()},
+               {"peers", peers_.size()}});
     start_api();
     asio::co_spawn(timer_->get_executor(), run(), asio::detached);
 }
@@ -275,7 +275,7 @@ agent_role::peer_entry& agent_role::peer_for(const dns::name& identity) {
     auto it = peers_.find(pk);
     if (it != peers_.end()) return it->second;
     int64_t now = engine_.now();
-    peer_entry p{.identity = identity.canonical(), .relation = peer_relation(now, agent_.timing)};
+    peer_entry p(identity.canonical(), peer_relation(now, agent_.timing));
     // A relation kept from before a restart continues where it stopped.
     auto& kv = engine_.kv();
     if (auto text = kv.get(peers_ns, pk)) {
@@ -295,7 +295,8 @@ agent_role::peer_entry& agent_role::peer_for(const dns::name& identity) {
     if (!p.found && p.relation.state() != peer_state::needed) {
         p.relation = peer_relation(now, agent_.timing);
     }
-    log::info("agent_peer_added", {{"peer", pk}, {"state", std::string(to_text(p.relation.state()))}});
+    log::info("agent_peer_added",
+              {{"peer", pk}, {"state", std::string(to_text(p.relation.state()))}});
     return peers_.emplace(pk, std::move(p)).first->second;
 }
 
@@ -310,8 +311,7 @@ void agent_role::drop_peer_zone(const std::string& peer_key, const std::string& 
     kv.erase(found_ns, peer_key);
     kv.erase(caps_ns, peer_key);
     log::info("agent_peer_removed", {{"peer", peer_key}});
-    if (!it->second.discovering && !it->second.helloing && !it->second.beating)
-        peers_.erase(it);
+    if (!it->second.discovering && !it->second.helloing && !it->second.beating) peers_.erase(it);
 }
 
 void agent_role::store_peer(const peer_entry& p) {
@@ -329,10 +329,9 @@ void agent_role::update_negotiation(agent_zone& az) {
     auto before = az.result;
     az.result = az.negotiation->result();
     if (az.result && !(before && *before == *az.result))
-        log::info("agent_zone_negotiated",
-                  {{"zone", key_of(az.name)},
-                   {"transport", to_text(az.result->transport)},
-                   {"sync", to_text(az.result->synchronization)}});
+        log::info("agent_zone_negotiated", {{"zone", key_of(az.name)},
+                                            {"transport", to_text(az.result->transport)},
+                                            {"sync", to_text(az.result->synchronization)}});
 }
 
 void agent_role::peer_lost(peer_entry& p) {
@@ -410,7 +409,8 @@ awaitable<void> agent_role::run() {
         }
 
         // HELLOs of further zones with peers we already talk to.
-        for (auto it = pending_.begin(); it != pending_.end() && in_flight_ < agent_.max_in_flight;) {
+        for (auto it = pending_.begin();
+             it != pending_.end() && in_flight_ < agent_.max_in_flight;) {
             auto [zk, pk] = *it;
             auto zit = zones_.find(zk);
             auto pit = peers_.find(pk);
@@ -570,8 +570,9 @@ awaitable<void> agent_role::send_hello(std::string pk, std::string zk, bool for_
             log::info("agent_peer_operational", {{"peer", pk}, {"zone", zk}, {"by", "our HELLO"}});
     } else {
         ++zp.failures;
-        int64_t delay = std::min<int64_t>(agent_.timing.backoff_initial << std::min(zp.failures - 1, 20),
-                                          agent_.timing.backoff_max);
+        int64_t delay =
+            std::min<int64_t>(agent_.timing.backoff_initial << std::min(zp.failures - 1, 20),
+                              agent_.timing.backoff_max);
         zp.next_try = now + delay;
         if (answer) {
             ++counters_.hello_refused;
@@ -600,11 +601,7 @@ awaitable<void> agent_role::send_beat(std::string pk) {
     }
     ++counters_.sent_beat;
     if (use_api(pit->second)) {
-        std::string body = nlohmann::json{{"identity", agent_.identity.identity.to_text()},
-                                          {"transport", own_caps().transport},
-                                          {"synchronization", own_caps().synchronization}}
-                               .dump();
-        auto res = co_await api_post(pit->second, "/beat", std::move(body));
+        auto res = co_await api_post(pit->second, "/beat", own_caps_json());
         if (!*alive) co_return;
         pit = peers_.find(pk);
         if (pit == peers_.end()) co_return;
@@ -643,7 +640,8 @@ awaitable<void> agent_role::send_beat(std::string pk) {
         p.last_refusal = "HEARTBEAT answered " + dns::rcode_to_text(answer->rcode);
         p.relation.beat_refused(now);
         peer_lost(p);
-        log::warn("agent_beat_refused", {{"peer", pk}, {"rcode", dns::rcode_to_text(answer->rcode)}});
+        log::warn("agent_beat_refused",
+                  {{"peer", pk}, {"rcode", dns::rcode_to_text(answer->rcode)}});
         store_peer(p);
     } else {
         ++counters_.beat_unanswered;
@@ -666,8 +664,8 @@ awaitable<void> agent_role::build_identity() {
         co_return;
     }
     int64_t now = engine_.now();
-    uint32_t serial = zone::next_serial(engine_.last_serial(*z).value_or(0),
-                                        static_cast<uint32_t>(now));
+    uint32_t serial =
+        zone::next_serial(engine_.last_serial(*z).value_or(0), static_cast<uint32_t>(now));
     dns::record_store signed_zone;
     std::string error;
     {
@@ -699,8 +697,8 @@ awaitable<void> agent_role::build_identity() {
     if (!z) co_return;
     if (!error.empty()) {
         z->last_error = error;
-        log::error("agent_identity_failed", {{"zone", key_of(agent_.identity.identity)},
-                                             {"error", error}});
+        log::error("agent_identity_failed",
+                   {{"zone", key_of(agent_.identity.identity)}, {"error", error}});
         identity_resign_at_ = now + 60;
         co_return;
     }
@@ -722,12 +720,12 @@ std::vector<uint8_t> agent_role::refuse(const net::request& req, const dns::mess
                                         uint16_t rcode, const std::string& label,
                                         const std::string& reason) {
     ++counters_.refused[label];
-    log::warn("agent_message_refused",
-              {{"client", req.client.to_string()},
-               {"qname", query.questions.empty() ? std::string("-")
-                                                 : query.questions[0].qname.to_text()},
-               {"reason", label},
-               {"detail", reason}});
+    log::warn(
+        "agent_message_refused",
+        {{"client", req.client.to_string()},
+         {"qname", query.questions.empty() ? std::string("-") : query.questions[0].qname.to_text()},
+         {"reason", label},
+         {"detail", reason}});
     return make_agent_response(query, req.wire, rcode, own_caps(), sig0_, engine_.now());
 }
 
@@ -755,7 +753,8 @@ std::optional<std::vector<uint8_t>> agent_role::take_request(const net::request&
             allowed.push_back(e.identity);
     } else {
         for (const auto& [pk, p] : peers_)
-            if (!p.zones.empty() && (operation != dns::ms_operation::HEARTBEAT || p.identity == qname))
+            if (!p.zones.empty() &&
+                (operation != dns::ms_operation::HEARTBEAT || p.identity == qname))
                 allowed.push_back(p.identity);
     }
     key_lookup lookup = [this](const dns::name& id) -> std::optional<validated_key> {
@@ -782,22 +781,7 @@ std::optional<std::vector<uint8_t>> agent_role::take_request(const net::request&
 
     if (operation == dns::ms_operation::HELLO) {
         ++counters_.received_hello;
-        p.caps = capabilities{option->transport, option->synchronization};
-        std::string pk = key_of(p.identity);
-        auto& zp = az->peers[pk];
-        zp.done = true;
-        zp.failures = 0;
-        zp.last = "HELLO received";
-        pending_.erase({key_of(az->name), pk});
-        if (az->negotiation) az->negotiation->answered(p.identity, *p.caps);
-        update_negotiation(*az);
-        auto before = p.relation.state();
-        p.relation.hello_accepted(now);
-        if (before != p.relation.state())
-            log::info("agent_peer_operational",
-                      {{"peer", pk}, {"zone", key_of(az->name)}, {"by", "their HELLO"}});
-        store_peer(p);
-        wake();
+        hello_received(p, *az, capabilities{option->transport, option->synchronization}, "DNS");
         return make_agent_response(query, req.wire, dns::rcode::NOERROR, own_caps(), sig0_, now);
     }
     if (operation == dns::ms_operation::HEARTBEAT) {
@@ -837,10 +821,10 @@ void agent_role::start_api() {
     o.listen = agent_.api->listen;
     o.log = [](const std::string& m) { log::info("agent_api", {{"message", m}}); };
     https_ = std::make_unique<net::dane_https_server>(timer_->get_executor(), *tls_, o);
-    https_->on_post("/hello",
-                    net::https_sync_handler([this](const net::https_request& r) { return api_hello(r); }));
-    https_->on_post("/beat",
-                    net::https_sync_handler([this](const net::https_request& r) { return api_beat(r); }));
+    https_->on_post("/hello", net::https_sync_handler(
+                                  [this](const net::https_request& r) { return api_hello(r); }));
+    https_->on_post("/beat", net::https_sync_handler(
+                                 [this](const net::https_request& r) { return api_beat(r); }));
     log::info("agent_api_listening", {{"address", https_->endpoint().address().to_string()},
                                       {"port", https_->endpoint().port()},
                                       {"tlsa", "3 1 1 " + net::to_hex(tls_->spki_sha256())}});
@@ -857,6 +841,18 @@ net::https_reply api_error(unsigned status, const std::string& message) {
 agent_role::peer_entry* agent_role::api_sender(const net::https_request& req,
                                                const std::string& identity,
                                                net::https_reply& refusal) {
+    peer_entry* p = api_sender_checked(req, identity, refusal);
+    if (!p) {
+        ++counters_.api_refused;
+        log::warn("agent_api_refused",
+                  {{"client", req.client.to_string()}, {"reason", refusal.body}});
+    }
+    return p;
+}
+
+agent_role::peer_entry* agent_role::api_sender_checked(const net::https_request& req,
+                                                       const std::string& identity,
+                                                       net::https_reply& refusal) {
     dns::name n;
     try {
         n = dns::name::from_text(identity);
@@ -871,9 +867,9 @@ agent_role::peer_entry* agent_role::api_sender(const net::https_request& req,
     }
     const auto& tlsa = it->second.found->tlsa;
     if (std::find(tlsa.begin(), tlsa.end(), req.client_spki) == tlsa.end()) {
-        refusal = api_error(403, "the client certificate (SPKI SHA-256 " +
-                                     net::to_hex(req.client_spki) + ") does not match the TLSA of " +
-                                     n.to_text());
+        refusal =
+            api_error(403, "the client certificate (SPKI SHA-256 " + net::to_hex(req.client_spki) +
+                               ") does not match the TLSA of " + n.to_text());
         return nullptr;
     }
     return &it->second;
@@ -887,11 +883,7 @@ net::https_reply agent_role::api_hello(const net::https_request& req) {
         return api_error(400, "a HELLO is {identity, zone, transport, synchronization}");
     net::https_reply refusal;
     peer_entry* p = api_sender(req, body["identity"].get<std::string>(), refusal);
-    if (!p) {
-        ++counters_.api_refused;
-        log::warn("agent_api_refused", {{"client", req.client.to_string()}, {"reason", refusal.body}});
-        return refusal;
-    }
+    if (!p) return refusal;
     dns::name zone;
     try {
         zone = dns::name::from_text(body["zone"].get<std::string>());
@@ -903,22 +895,40 @@ net::https_reply agent_role::api_hello(const net::https_request& req) {
     if (zit == zones_.end() || !zit->second.ours || !zit->second.peers.count(pk))
         return api_error(404, "zone " + zk + " is not a multi-signer zone we share with " + pk);
     ++counters_.api_received;
-    auto& az = zit->second;
-    p->caps = capabilities{static_cast<uint8_t>(body["transport"].get<unsigned>() & 0xff),
-                           static_cast<uint8_t>(body["synchronization"].get<unsigned>() & 0xff)};
+    ++counters_.received_hello;
+    hello_received(
+        *p, zit->second,
+        capabilities{static_cast<uint8_t>(body["transport"].get<unsigned>() & 0xff),
+                     static_cast<uint8_t>(body["synchronization"].get<unsigned>() & 0xff)},
+        "API");
+    return {200, own_caps_json()};
+}
+
+std::string agent_role::own_caps_json() const {
+    return nlohmann::json{{"identity", agent_.identity.identity.to_text()},
+                          {"transport", own_caps().transport},
+                          {"synchronization", own_caps().synchronization}}
+        .dump();
+}
+
+void agent_role::hello_received(peer_entry& p, agent_zone& az, capabilities caps,
+                                const char* transport) {
+    std::string pk = key_of(p.identity);
+    p.caps = caps;
     auto& zp = az.peers[pk];
     zp.done = true;
-    zp.last = "HELLO received (API)";
-    pending_.erase({zk, pk});
-    if (az.negotiation) az.negotiation->answered(p->identity, *p->caps);
+    zp.failures = 0;
+    zp.last = std::string("HELLO received (") + transport + ")";
+    pending_.erase({key_of(az.name), pk});
+    if (az.negotiation) az.negotiation->answered(p.identity, caps);
     update_negotiation(az);
-    p->relation.hello_accepted(engine_.now());
-    store_peer(*p);
+    auto before = p.relation.state();
+    p.relation.hello_accepted(engine_.now());
+    if (before != p.relation.state())
+        log::info("agent_peer_operational",
+                  {{"peer", pk}, {"zone", key_of(az.name)}, {"by", "their HELLO"}});
+    store_peer(p);
     wake();
-    return {200, nlohmann::json{{"identity", agent_.identity.identity.to_text()},
-                                {"transport", own_caps().transport},
-                                {"synchronization", own_caps().synchronization}}
-                     .dump()};
 }
 
 net::https_reply agent_role::api_beat(const net::https_request& req) {
@@ -927,17 +937,13 @@ net::https_reply agent_role::api_beat(const net::https_request& req) {
         return api_error(400, "a HEARTBEAT is {identity, transport, synchronization}");
     net::https_reply refusal;
     peer_entry* p = api_sender(req, body["identity"].get<std::string>(), refusal);
-    if (!p) {
-        ++counters_.api_refused;
-        log::warn("agent_api_refused", {{"client", req.client.to_string()}, {"reason", refusal.body}});
-        return refusal;
-    }
+    if (!p) return refusal;
     ++counters_.api_received;
     ++counters_.received_beat;
     if (!p->relation.beat_received(engine_.now()))
         return api_error(409, "no relation with " + p->identity.to_text() + ": HELLO first");
     store_peer(*p);
-    return {200, nlohmann::json{{"identity", agent_.identity.identity.to_text()}}.dump()};
+    return {200, own_caps_json()};
 }
 
 awaitable<net::dane_post_result> agent_role::api_post(peer_entry& p, std::string path,
@@ -950,9 +956,10 @@ awaitable<net::dane_post_result> agent_role::api_post(peer_entry& p, std::string
     if (host.size() > 1) host.pop_back();
     net::dane_post_result res;
     for (const auto& address : found.api->addresses) {
-        res = co_await net::dane_post(timer_->get_executor(), net::peer{address, found.api->port},
-                                      host, found.api_path.size() > 1 ? found.api_path + path.substr(1) : path,
-                                      body, *tls_, found.tlsa, agent_.message_timeout * 2);
+        res = co_await net::dane_post(
+            timer_->get_executor(), net::peer{address, found.api->port}, host,
+            found.api_path.size() > 1 ? found.api_path + path.substr(1) : path, body, *tls_,
+            found.tlsa, agent_.message_timeout * 2);
         if (!*alive) co_return res;
         if (res.ok || res.status != 0) break;
     }
@@ -961,10 +968,11 @@ awaitable<net::dane_post_result> agent_role::api_post(peer_entry& p, std::string
         auto it = peers_.find(key_of(identity));
         if (it != peers_.end()) {
             it->second.api_failed = true;
-            it->second.api_error = res.error.empty() ? "HTTP " + std::to_string(res.status) : res.error;
-            log::warn("agent_api_failed", {{"peer", key_of(identity)},
-                                           {"error", it->second.api_error},
-                                           {"fallback", "dns"}});
+            it->second.api_error =
+                res.error.empty() ? "HTTP " + std::to_string(res.status) : res.error;
+            log::warn(
+                "agent_api_failed",
+                {{"peer", key_of(identity)}, {"error", it->second.api_error}, {"fallback", "dns"}});
         }
     }
     co_return res;
@@ -1003,8 +1011,8 @@ std::string agent_role::peer_json(const peer_entry& p) const {
     o += ",\"key\":";
     if (p.found) {
         try {
-            auto k = dnssec::key::from_rdata(p.found->key.owner, p.found->key.rdata,
-                                             dns::rr_type::KEY);
+            auto k =
+                dnssec::key::from_rdata(p.found->key.owner, p.found->key.rdata, dns::rr_type::KEY);
             zone::json_string(o, p.found->key.owner.to_text() + " " + std::to_string(k.tag()));
         } catch (const std::exception&) {
             o += "null";
@@ -1046,14 +1054,14 @@ std::string agent_role::zone_json_text(const agent_zone& az, bool detail) const 
         o += "null";
     o += ",\"sync\":";
     if (az.result)
-        zone::json_string(o, az.result->synchronization == sync_model::peer ? "peer"
-                                                                             : "leader-follower");
+        zone::json_string(
+            o, az.result->synchronization == sync_model::peer ? "peer" : "leader-follower");
     else
         o += "null";
-    std::string state = !az.ours              ? "not-ours"
-                        : az.result           ? "negotiated"
-                        : az.peers.empty()    ? "single"
-                                              : "waiting";
+    std::string state = !az.ours           ? "not-ours"
+                        : az.result        ? "negotiated"
+                        : az.peers.empty() ? "single"
+                                           : "waiting";
     o += ",\"state\":";
     zone::json_string(o, state);
     o += ",\"error\":";
@@ -1160,16 +1168,14 @@ std::optional<std::string> agent_role::role_view(const std::string& topic,
         o += ",\"sig0_key\":";
         zone::json_string(o, sig0_.to_rr(agent_.identity.ttl).to_text());
         o += ",\"dnskey\":";
-        zone::json_string(
-            o, identity_keys_.keys.front().key.to_rr(agent_.identity.ttl).to_text());
+        zone::json_string(o, identity_keys_.keys.front().key.to_rr(agent_.identity.ttl).to_text());
         o += "}";
         return o;
     }
     return std::nullopt;
 }
 
-std::optional<std::string> agent_role::role_action(const std::string& topic,
-                                                   const std::string& arg,
+std::optional<std::string> agent_role::role_action(const std::string& topic, const std::string& arg,
                                                    const std::string& action) {
     if (topic != "peers" || action != "discover") return std::nullopt;
     dns::name n;
@@ -1193,8 +1199,8 @@ std::optional<std::string> agent_role::role_action(const std::string& topic,
 void agent_role::describe(const served_zone& z, zone::zone_status& st) const {
     if (z.settings.role_built) {
         st.kind = "identity";
-        st.details["published zones"] = std::to_string(
-            std::count_if(zones_.begin(), zones_.end(), [](const auto& e) { return e.second.ours; }));
+        st.details["published zones"] = std::to_string(std::count_if(
+            zones_.begin(), zones_.end(), [](const auto& e) { return e.second.ours; }));
         return;
     }
     auto it = zones_.find(key_of(z.settings.name));
@@ -1206,8 +1212,8 @@ void agent_role::describe(const served_zone& z, zone::zone_status& st) const {
     st.details["multi-signer"] = az.ours ? "yes" : "no (" + az.error + ")";
     st.details["agents"] = std::to_string(az.set.entries.size());
     if (az.result)
-        st.details["negotiated"] = std::string(to_text(az.result->transport)) + ", " +
-                                   to_text(az.result->synchronization);
+        st.details["negotiated"] =
+            std::string(to_text(az.result->transport)) + ", " + to_text(az.result->synchronization);
 }
 
 void agent_role::role_metrics(std::vector<roles::metric>& out) const {
@@ -1218,8 +1224,8 @@ void agent_role::role_metrics(std::vector<roles::metric>& out) const {
     };
     counter("hsync_agent_messages_sent_total", "agent messages sent", {{"operation", "hello"}},
             c.sent_hello);
-    counter("hsync_agent_messages_sent_total", "agent messages sent",
-            {{"operation", "heartbeat"}}, c.sent_beat);
+    counter("hsync_agent_messages_sent_total", "agent messages sent", {{"operation", "heartbeat"}},
+            c.sent_beat);
     counter("hsync_agent_messages_received_total", "agent messages received and accepted",
             {{"operation", "hello"}}, c.received_hello);
     counter("hsync_agent_messages_received_total", "agent messages received and accepted",
@@ -1238,12 +1244,18 @@ void agent_role::role_metrics(std::vector<roles::metric>& out) const {
             counter("hsync_agent_messages_refused_total",
                     "inbound agent messages refused, by reason", {{"reason", label}}, n);
     }
-    counter("hsync_agent_responses_total", "answers to our messages", {{"operation", "hello"}, {"outcome", "accepted"}}, c.hello_accepted);
-    counter("hsync_agent_responses_total", "answers to our messages", {{"operation", "hello"}, {"outcome", "refused"}}, c.hello_refused);
-    counter("hsync_agent_responses_total", "answers to our messages", {{"operation", "hello"}, {"outcome", "unanswered"}}, c.hello_unanswered);
-    counter("hsync_agent_responses_total", "answers to our messages", {{"operation", "heartbeat"}, {"outcome", "accepted"}}, c.beat_accepted);
-    counter("hsync_agent_responses_total", "answers to our messages", {{"operation", "heartbeat"}, {"outcome", "refused"}}, c.beat_refused);
-    counter("hsync_agent_responses_total", "answers to our messages", {{"operation", "heartbeat"}, {"outcome", "unanswered"}}, c.beat_unanswered);
+    counter("hsync_agent_responses_total", "answers to our messages",
+            {{"operation", "hello"}, {"outcome", "accepted"}}, c.hello_accepted);
+    counter("hsync_agent_responses_total", "answers to our messages",
+            {{"operation", "hello"}, {"outcome", "refused"}}, c.hello_refused);
+    counter("hsync_agent_responses_total", "answers to our messages",
+            {{"operation", "hello"}, {"outcome", "unanswered"}}, c.hello_unanswered);
+    counter("hsync_agent_responses_total", "answers to our messages",
+            {{"operation", "heartbeat"}, {"outcome", "accepted"}}, c.beat_accepted);
+    counter("hsync_agent_responses_total", "answers to our messages",
+            {{"operation", "heartbeat"}, {"outcome", "refused"}}, c.beat_refused);
+    counter("hsync_agent_responses_total", "answers to our messages",
+            {{"operation", "heartbeat"}, {"outcome", "unanswered"}}, c.beat_unanswered);
     counter("hsync_agent_discoveries_total", "peer discoveries", {{"outcome", "found"}},
             c.discoveries - c.discovery_failures);
     counter("hsync_agent_discoveries_total", "peer discoveries", {{"outcome", "failed"}},
@@ -1255,21 +1267,37 @@ void agent_role::role_metrics(std::vector<roles::metric>& out) const {
     for (const auto& [pk, p] : peers_)
         if (!p.zones.empty()) ++by_state[std::string(to_text(p.relation.state()))];
     for (const auto& [s, n] : by_state)
-        out.push_back({"hsync_agent_relations", "peer relations by state", "gauge",
-                       {{"state", s}}, double(n)});
+        out.push_back({"hsync_agent_relations",
+                       "peer relations by state",
+                       "gauge",
+                       {{"state", s}},
+                       double(n)});
     size_t negotiated = 0, waiting = 0;
     for (const auto& [zk, az] : zones_)
         (az.result ? negotiated : waiting) += az.ours ? 1 : 0;
-    out.push_back({"hsync_agent_zones", "multi-signer zones", "gauge", {{"state", "negotiated"}},
+    out.push_back({"hsync_agent_zones",
+                   "multi-signer zones",
+                   "gauge",
+                   {{"state", "negotiated"}},
                    double(negotiated)});
-    out.push_back({"hsync_agent_zones", "multi-signer zones", "gauge", {{"state", "waiting"}},
+    out.push_back({"hsync_agent_zones",
+                   "multi-signer zones",
+                   "gauge",
+                   {{"state", "waiting"}},
                    double(waiting)});
-    counter("hsync_agent_api_requests_total", "REST API requests", {{"direction", "sent"}}, c.api_sent);
-    counter("hsync_agent_api_requests_total", "REST API requests", {{"direction", "received"}}, c.api_received);
-    counter("hsync_agent_api_requests_total", "REST API requests", {{"direction", "refused"}}, c.api_refused);
-    counter("hsync_agent_api_failures_total", "REST API requests that failed (DNS used instead)", {}, c.api_failed);
-    out.push_back({"hsync_agent_replay_cache_entries", "entries in the SIG(0) replay cache",
-                   "gauge", {}, double(guard_.replay_entries())});
+    counter("hsync_agent_api_requests_total", "REST API requests", {{"direction", "sent"}},
+            c.api_sent);
+    counter("hsync_agent_api_requests_total", "REST API requests", {{"direction", "received"}},
+            c.api_received);
+    counter("hsync_agent_api_requests_total", "REST API requests", {{"direction", "refused"}},
+            c.api_refused);
+    counter("hsync_agent_api_failures_total", "REST API requests that failed (DNS used instead)",
+            {}, c.api_failed);
+    out.push_back({"hsync_agent_replay_cache_entries",
+                   "entries in the SIG(0) replay cache",
+                   "gauge",
+                   {},
+                   double(guard_.replay_entries())});
 }
 
 }  // namespace hsync::agent

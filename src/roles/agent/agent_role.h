@@ -66,8 +66,7 @@ class agent_role final : public roles::engine_role {
   public:
     // Adds the identity zone to `settings` and loads (or makes) the keys. Throws on an
     // unusable key file or resolver configuration.
-    agent_role(net::asio::any_io_executor ex, zone::engine_settings settings,
-               agent_settings agent);
+    agent_role(net::asio::any_io_executor ex, zone::engine_settings settings, agent_settings agent);
     ~agent_role() override;
     std::string name() const override { return "agent"; }
 
@@ -94,6 +93,8 @@ class agent_role final : public roles::engine_role {
   private:
     // A remote agent and our relation with it.
     struct peer_entry {
+        peer_entry(dns::name id, peer_relation rel)
+            : identity(std::move(id)), relation(std::move(rel)) {}
         dns::name identity;
         peer_relation relation;
         std::optional<discovered_peer> found;
@@ -139,6 +140,13 @@ class agent_role final : public roles::engine_role {
     // else the reply to send.
     peer_entry* api_sender(const net::https_request& req, const std::string& identity,
                            net::https_reply& refusal);
+    peer_entry* api_sender_checked(const net::https_request& req, const std::string& identity,
+                                   net::https_reply& refusal);
+    // {"identity", "transport", "synchronization"}: a beat's body and an API answer.
+    std::string own_caps_json() const;
+    // A peer's HELLO for a zone was accepted (over DNS or the API): the zone's HELLO with
+    // it is done, its capabilities count in the negotiation, the relation is OPERATIONAL.
+    void hello_received(peer_entry& p, agent_zone& az, capabilities caps, const char* transport);
     net::awaitable<net::dane_post_result> api_post(peer_entry& p, std::string path,
                                                    std::string body);
     static dnssec::key load_sig0_key(const agent_settings& agent, const std::string& data_dir);
@@ -162,9 +170,8 @@ class agent_role final : public roles::engine_role {
     net::awaitable<std::optional<dns::message>> exchange(peer_entry& p, std::vector<uint8_t> wire,
                                                          std::string& error);
 
-    std::vector<uint8_t> refuse(const net::request& req, const dns::message& query,
-                                uint16_t rcode, const std::string& label,
-                                const std::string& reason);
+    std::vector<uint8_t> refuse(const net::request& req, const dns::message& query, uint16_t rcode,
+                                const std::string& label, const std::string& reason);
     std::string peer_json(const peer_entry& p) const;
     std::string zone_json_text(const agent_zone& az, bool detail) const;
 
@@ -176,8 +183,8 @@ class agent_role final : public roles::engine_role {
     std::optional<net::tls_identity> tls_;
     std::unique_ptr<net::dane_https_server> https_;
     message_guard guard_;
-    std::map<std::string, peer_entry> peers_;  // key_of(identity)
-    std::map<std::string, agent_zone> zones_;  // key_of(zone)
+    std::map<std::string, peer_entry> peers_;                // key_of(identity)
+    std::map<std::string, agent_zone> zones_;                // key_of(zone)
     std::set<std::pair<std::string, std::string>> pending_;  // (zone, peer) HELLOs not done
     std::unique_ptr<net::asio::steady_timer> timer_;
     bool running_ = false;

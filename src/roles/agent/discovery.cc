@@ -92,7 +92,8 @@ net::awaitable<std::optional<std::pair<transport_endpoint, std::string>>> endpoi
     }
     if (!target) {
         fail.failure = discovery_failure::nodata;
-        fail.detail = uri_owner.to_text() + " URI: no usable \"" + scheme + "://HOST:PORT/\" target";
+        fail.detail =
+            uri_owner.to_text() + " URI: no usable \"" + scheme + "://HOST:PORT/\" target";
         co_return std::nullopt;
     }
     auto svcb = co_await look_up(resolver, target->host, dns::rr_type::SVCB, "SVCB");
@@ -247,9 +248,9 @@ net::awaitable<discovery_outcome> discover(net::resolver& resolver, const dns::n
         if (!api_end) {
             p.api_error = api_fail.detail;
         } else {
-            auto tlsa_owner = dns::name::from_text("_" + std::to_string(api_end->first.port) +
-                                                   "._tcp.")
-                                  .concat(api_end->first.target);
+            auto tlsa_owner =
+                dns::name::from_text("_" + std::to_string(api_end->first.port) + "._tcp.")
+                    .concat(api_end->first.target);
             auto tlsa = co_await look_up(resolver, tlsa_owner, dns::rr_type::TLSA, "TLSA");
             if (tlsa.failure) {
                 p.api_error = tlsa.detail;

@@ -213,7 +213,8 @@ std::optional<uri_target> parse_uri_target(std::string_view text) {
         host = authority.substr(0, colon);
         auto port_text = authority.substr(colon + 1);
         unsigned port = 0;
-        auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+        auto [end, ec] =
+            std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
         if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 ||
             port > 65535)
             return std::nullopt;
@@ -224,8 +225,10 @@ std::optional<uri_target> parse_uri_target(std::string_view text) {
     if (t.scheme.empty() || !std::isalpha(static_cast<unsigned char>(t.scheme[0])) ||
         t.scheme.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789+.-") != std::string::npos)
         return std::nullopt;
-    if (host.empty() || host == "." || host.front() == '.' || host.find("..") != std::string_view::npos ||
-        host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+    if (host.empty() || host == "." || host.front() == '.' ||
+        host.find("..") != std::string_view::npos ||
+        host.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
             std::string_view::npos)
         return std::nullopt;
     try {
@@ -244,7 +247,7 @@ std::optional<std::string> uri_rdata_target(std::span<const uint8_t> rdata) {
 }
 
 std::optional<std::vector<net::asio::ip::address>> svcb_addresses(std::span<const uint8_t> rdata,
-                                                                   dns::name* target) {
+                                                                  dns::name* target) {
     try {
         dns::wire_reader r(rdata);
         uint16_t priority = r.u16();

@@ -95,7 +95,7 @@ std::optional<std::string> uri_rdata_target(std::span<const uint8_t> rdata);
 // The addresses of SVCB RDATA in ServiceMode (ipv4hint, ipv6hint); the target name is
 // returned in `target` ("." means the owner). nullopt for AliasMode or bad RDATA.
 std::optional<std::vector<net::asio::ip::address>> svcb_addresses(std::span<const uint8_t> rdata,
-                                                                   dns::name* target = nullptr);
+                                                                  dns::name* target = nullptr);
 
 // The association data of a TLSA 3 1 1 record; nullopt for any other usage, selector or
 // matching type, or a digest that is not 32 octets.

@@ -208,7 +208,8 @@ guard_verdict message_guard::check(std::span<const uint8_t> wire, const dns::mes
         // Without a validated KEY yet, a signer name at or below the identity (the usual
         // place of an agent's URI target) is taken to be that agent's: the sender is told
         // to retry (unknown-signer) rather than that it does not belong (not-in-hsync).
-        bool by_identity = identity == signer_name || (!key && signer_name.is_subdomain_of(identity));
+        bool by_identity =
+            identity == signer_name || (!key && signer_name.is_subdomain_of(identity));
         if (by_key_owner || by_identity) designated.push_back({identity.canonical(), key});
     }
     if (designated.empty())
