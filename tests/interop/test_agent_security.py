@@ -7,7 +7,10 @@ with raw bytes for forged and replayed messages, talks to p1-agent of a 2-provid
 - unsigned, forged signature, replayed, expired (signed here from RFC 2931's text, since
   dig cannot sign in the past), a key that is not
   the published one, a sender not in the zone's HSYNC RRset: each REFUSED or NOTAUTH,
-  counted by reason in /metrics, logged with the reason, and no state changes.
+  counted by reason in /metrics, logged with the reason, and no state changes;
+- the agent's own signed answer verifies, with code written here from RFC 2931 §3.1 (the
+  SIG last, type covered 0, signed data = SIG RDATA | our request | the answer before the
+  SIG), against the KEY it publishes.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 import hsynctest
 from hsynctest import check, fail
@@ -155,6 +159,57 @@ def sig0_sign(message: bytes, private_file: str, signer: str, tag: int, inceptio
     return bytes(out) + sig_rr
 
 
+def skip_name(wire: bytes, i: int) -> int:
+    while wire[i]:
+        if wire[i] & 0xC0 == 0xC0:
+            return i + 2
+        i += wire[i] + 1
+    return i + 1
+
+
+def sig0_verify_response(response: bytes, request: bytes, key_file: Path, signer: str) -> None:
+    """RFC 2931 §3.1 for a response: the signature covers the SIG RDATA without the
+    signature, the request as sent, and the response up to the SIG with ARCOUNT less one.
+    The SIG must be the last record; its key is the public key of the BIND .key file."""
+    qd, an, ns, ar = struct.unpack("!HHHH", response[4:12])
+    check(ar >= 1, "the answer carries no SIG(0)")
+    i = 12
+    for _ in range(qd):
+        i = skip_name(response, i) + 4
+    start = i
+    for n in range(an + ns + ar):
+        start = i
+        i = skip_name(response, i)
+        rtype, _, _, rdlen = struct.unpack("!HHIH", response[i:i + 10])
+        i += 10 + rdlen
+    check(i == len(response) and rtype == 24, "the SIG(0) is not the last record")
+    owner_end = skip_name(response, start)
+    rdata = response[owner_end + 10:]
+    covered, alg, labels, ottl, expiration, inception, tag = struct.unpack("!HBBIIIH", rdata[:18])
+    check(covered == 0 and labels == 0 and ottl == 0 and alg == 13,
+          f"SIG(0) fields: covered {covered} labels {labels} original TTL {ottl} alg {alg}")
+    now = int(time.time())
+    check(inception <= now <= expiration, "the answer's SIG(0) is not valid now")
+    name_end = skip_name(rdata, 18)
+    check(rdata[18:name_end] == name_wire(signer), "the SIG(0) signer name is not the KEY's owner")
+    signature = rdata[name_end:]
+    check(len(signature) == 64, "an ECDSA P-256 signature is 64 octets (RFC 6605)")
+    before = bytearray(response[:start])
+    before[10:12] = struct.pack("!H", ar - 1)
+    data = rdata[:name_end] + request + bytes(before)
+    key_text = [l for l in key_file.read_text().splitlines() if l and not l.startswith(";")][0]
+    fields = key_text.split()
+    public = base64.b64decode("".join(fields[fields.index("KEY") + 4:]))
+    x, y = int.from_bytes(public[:32], "big"), int.from_bytes(public[32:], "big")
+    pub = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
+    der = encode_dss_signature(int.from_bytes(signature[:32], "big"),
+                               int.from_bytes(signature[32:], "big"))
+    try:
+        pub.verify(der, data, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        fail("p1's answer does not verify as RFC 2931 §3.1 defines the signed data")
+
+
 def keygen(d: Path, owner: str) -> str:
     r = hsynctest.run([hsynctest.require_program("dnssec-keygen"), "-K", str(d), "-T", "KEY",
                        "-n", "HOST", "-a", "ECDSAP256SHA256", owner], timeout=30)
@@ -239,8 +294,12 @@ def run_checks(d: Path) -> None:
     tag = int(Path(p2_key).name.split("+")[-1].split(".")[0])
     now = int(time.time())
     fresh = sig0_sign(unsigned, p2_key, "dns.agent.p2.lab.", tag, now - 300, now + 300)
-    check(rcode_of(exchange(port, fresh)) == 0, "a HELLO signed by the RFC 2931 signer here "
-                                                "was not accepted")
+    answer = exchange(port, fresh)
+    check(rcode_of(answer) == 0, "a HELLO signed by the RFC 2931 signer here was not accepted")
+    # p1's answer is signed over our request as RFC 2931 §3.1 says: checked here against
+    # p1's published KEY, by code that is not hsync's.
+    p1_key = next((Path(procs["p1-agent"]["data_dir"]) / "agent" / "sig0").glob("*.key"))
+    sig0_verify_response(answer, fresh, p1_key, "dns.agent.p1.lab.")
     stale = sig0_sign(new_id(unsigned), p2_key, "dns.agent.p2.lab.", tag, now - 3900, now - 3300)
     refused_case("expired signature", "stale", "NOTAUTH",
                  lambda: {9: "NOTAUTH", 5: "REFUSED"}.get(rcode_of(exchange(port, stale))))
