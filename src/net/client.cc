@@ -157,7 +157,9 @@ awaitable<void> udp_exchange(asio::any_io_executor ex, const peer& server, const
         co_return;
     }
     deadline<udp::socket> dl(ex, socket);
-    std::vector<uint8_t> buffer(dns::max_message_size);
+    // Sized to each datagram as it arrives, not 64 KiB per query in flight: a refresh of
+    // 10,000 zones at once must not hold 640 MB of receive buffers.
+    std::vector<uint8_t> buffer;
     const udp::endpoint expected = server.udp();
     r.code = status::timeout;
     r.error = "no answer from " + server.to_string();
@@ -174,9 +176,19 @@ awaitable<void> udp_exchange(asio::any_io_executor ex, const peer& server, const
         ++r.udp_sends;
         for (;;) {
             udp::endpoint from;
-            size_t n = co_await socket->async_receive_from(asio::buffer(buffer), from,
-                                                           asio::redirect_error(use_awaitable, ec));
+            co_await socket->async_wait(udp::socket::wait_read,
+                                        asio::redirect_error(use_awaitable, ec));
             if (ec == asio::error::operation_aborted) break;
+            size_t n = 0;
+            if (!ec) {
+                // FIONREAD on a UDP socket is the size of the next datagram (Linux).
+                size_t pending = socket->available(ec);
+                if (!ec) {
+                    buffer.resize(std::clamp<size_t>(pending, 1, dns::max_message_size));
+                    n = socket->receive_from(asio::buffer(buffer), from, 0, ec);
+                    if (ec == asio::error::would_block) continue;
+                }
+            }
             if (ec) {
                 // ICMP errors surface here on some systems; the next send may still work.
                 if (dl.passed()) break;

@@ -502,9 +502,14 @@ awaitable<std::optional<dns::message>> agent_role::exchange(peer_entry& p,
     auto found = *p.found;  // the entry may change while we wait
     dns::name identity = p.identity;
     net::query_result r;
+    // Every argument of a coroutine call is a named object moved in: g++ 12 destroys
+    // temporaries in a co_await expression twice (docs/choices.md, engine::off_loop).
+    auto ex = timer_->get_executor();
     for (const auto& address : found.dns.addresses) {
-        r = co_await net::notify(timer_->get_executor(), net::peer{address, found.dns.port}, wire,
-                                 agent_.message_timeout, agent_.message_retries);
+        net::peer target{address, found.dns.port};
+        std::vector<uint8_t> attempt = wire;
+        r = co_await net::notify(ex, target, std::move(attempt), agent_.message_timeout,
+                                 agent_.message_retries);
         if (!*alive) co_return std::nullopt;
         if (r) break;
     }
@@ -601,7 +606,9 @@ awaitable<void> agent_role::send_beat(std::string pk) {
     }
     ++counters_.sent_beat;
     if (use_api(pit->second)) {
-        auto res = co_await api_post(pit->second, "/beat", own_caps_json());
+        std::string path = "/beat";
+        std::string beat = own_caps_json();
+        auto res = co_await api_post(pit->second, std::move(path), std::move(beat));
         if (!*alive) co_return;
         pit = peers_.find(pk);
         if (pit == peers_.end()) co_return;
@@ -956,10 +963,19 @@ awaitable<net::dane_post_result> agent_role::api_post(peer_entry& p, std::string
     if (host.size() > 1) host.pop_back();
     net::dane_post_result res;
     for (const auto& address : found.api->addresses) {
-        res = co_await net::dane_post(
-            timer_->get_executor(), net::peer{address, found.api->port}, host,
-            found.api_path.size() > 1 ? found.api_path + path.substr(1) : path, body, *tls_,
-            found.tlsa, agent_.message_timeout * 2);
+        // Named arguments only (see exchange()).
+        auto ex = timer_->get_executor();
+        net::peer target{address, found.api->port};
+        std::string server_name = host;
+        std::string target_path =
+            found.api_path.size() > 1 ? found.api_path + path.substr(1) : path;
+        std::string request_body = body;
+        net::tls_identity own = *tls_;
+        std::vector<net::spki_digest> expected = found.tlsa;
+        std::chrono::milliseconds timeout = agent_.message_timeout * 2;
+        res = co_await net::dane_post(ex, target, std::move(server_name), std::move(target_path),
+                                      std::move(request_body), std::move(own),
+                                      std::move(expected), timeout);
         if (!*alive) co_return res;
         if (res.ok || res.status != 0) break;
     }

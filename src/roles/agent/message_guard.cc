@@ -263,7 +263,11 @@ guard_verdict message_guard::check(std::span<const uint8_t> wire, const dns::mes
         replay_digest(std::span<const uint8_t>(sig.rdata.data(), prefix_size), request,
                       wire.first(parsed.signature_offset));
     if (!seen) return refuse(guard_failure::bad_signature, "SHA-256 unavailable");
-    if (by_digest_.contains(*seen))
+    // A response is signed over our request (ID, question and our own fresh SIG(0)), and
+    // is taken only while that request is outstanding: an old one cannot pass for it, so
+    // responses need no room in the cache.
+    const bool response = !request.empty();
+    if (!response && by_digest_.contains(*seen))
         return refuse(guard_failure::replayed,
                       "message signed by " + signer_name.to_text() + " was accepted before");
 
@@ -286,14 +290,14 @@ guard_verdict message_guard::check(std::span<const uint8_t> wire, const dns::mes
     // 7. Room to remember it: forgetting a live entry would let its replay through.
     auto signer_count = per_signer_.find(verified->identity);
     size_t signer_entries = signer_count == per_signer_.end() ? 0 : signer_count->second;
-    if (by_digest_.size() >= config_.max_entries ||
-        signer_entries >= config_.max_entries_per_signer)
+    if (!response && (by_digest_.size() >= config_.max_entries ||
+                      signer_entries >= config_.max_entries_per_signer))
         return refuse(guard_failure::replay_cache_full,
                       "replay cache holds " + std::to_string(signer_entries) + " messages of " +
                           verified->identity.to_text() + " (" + std::to_string(by_digest_.size()) +
                           " in all)");
 
-    remember(*seen, last_valid, verified->identity);
+    if (!response) remember(*seen, last_valid, verified->identity);
     ++accepted_;
     guard_verdict v;
     v.result = guard_verdict::outcome::accepted;

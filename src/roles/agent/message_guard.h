@@ -44,8 +44,10 @@
 // and within ±window of that middle; so a peer that signs for a day is still held to the
 // window, and a replay cache entry never has to be kept longer than 2 × window.
 //
-// Replay cache: keyed by the SHA-256 of what the signature covers except the signature
-// itself (SIG RDATA prefix, the request for a response, the message up to the SIG).
+// Replay cache: requests only (a response is signed over our own request and taken only
+// while that request is outstanding, so an old one cannot pass for a new one). Keyed by
+// the SHA-256 of what the signature covers except the signature itself (SIG RDATA
+// prefix, the message up to the SIG).
 // Signature bytes alone would not do: an ECDSA signature has a second valid form (s and
 // n - s), so the same message could come back under other bytes. A sender that sends the
 // same message again must therefore give it a new ID. Entries are dropped once their
@@ -114,8 +116,10 @@ using key_lookup = std::function<std::optional<validated_key>(const dns::name& i
 
 struct message_guard_config {
     int64_t window = 300;                  // seconds either side of the signing time
-    size_t max_entries = 65536;            // replay cache entries, in all
-    size_t max_entries_per_signer = 8192;  // ...and per signing identity
+    // A peer sends a HELLO per shared zone and a beat per interval; a cold start with
+    // 10,000 zones shared with one peer puts 10,000 HELLOs from it in one window.
+    size_t max_entries = 262144;            // replay cache entries, in all
+    size_t max_entries_per_signer = 65536;  // ...and per signing identity
 };
 
 class message_guard {
