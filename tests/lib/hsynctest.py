@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import http.client
 import os
+import random
 import re
 import shutil
 import signal
@@ -365,21 +366,32 @@ class TempDir:
 _handed_out: set[int] = set()
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port on which both a TCP and a UDP socket could be bound just now (bind-and-release).
-    Never returns the same port twice in one process."""
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            t.bind((host, 0))
-            port = t.getsockname()[1]
-            if port in _handed_out or port < 1024:
-                continue
-            try:
+    Never returns the same port twice in one process. Taken at random below the kernel's
+    ephemeral range (as `hsyncctl lab` does): a port from that range could be given to some
+    outgoing connection or query of a test running alongside before our daemon binds it."""
+    low, high = 10000, max(_ephemeral_low() - 1, 10001)
+    rng = random.SystemRandom()
+    for _ in range(500):
+        port = rng.randint(low, high)
+        if port in _handed_out:
+            continue
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                t.bind((host, port))
                 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
                     u.bind((host, port))
-            except OSError:
-                continue
+        except OSError:
+            continue
         _handed_out.add(port)
         return port
     fail("free_port: no free TCP+UDP port found")
