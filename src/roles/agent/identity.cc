@@ -17,19 +17,16 @@ namespace hsync::agent {
 namespace {
 
 void put16(std::vector<uint8_t>& out, uint16_t v) {
-    out.push_back(static_cast<uint8_t>(v >> 8));
-    out.push_back(static_cast<uint8_t>(v));
+    dns::wire_writer(out).u16(v);
 }
 
 void put32(std::vector<uint8_t>& out, uint32_t v) {
-    put16(out, static_cast<uint16_t>(v >> 16));
-    put16(out, static_cast<uint16_t>(v));
+    dns::wire_writer(out).u32(v);
 }
 
+// Uncompressed and lower-cased: the canonical form RRSIGs are made over.
 void put_name(std::vector<uint8_t>& out, const dns::name& n) {
-    dns::name lower = n.canonical();
-    auto w = lower.wire();
-    out.insert(out.end(), w.begin(), w.end());
+    dns::wire_writer(out).name(n.canonical(), false);
 }
 
 std::vector<uint8_t> name_rdata(const dns::name& n) {
