@@ -169,6 +169,24 @@ def run_scenarios(lb: Lab) -> None:
         check(len(dig_ad(lb.resolver_port, f"example.lab.{ident}", "CDS")) == 1, "CDS")
         ns = dig_ad(lb.resolver_port, f"_ns.example.lab.{ident}", "PTR")
         check(ns and ns[0].split()[-1] == f"ns.p{n}.example.lab.", f"nameservers: {ns}")
+    # The identity zone as a secondary gets it: AXFR, and ldns-verify-zone finds it signed
+    # and complete. (BIND's dnssec-verify wants every DNSKEY RRset signed by a key of its
+    # own, which a DNSKEY RRset below the apex cannot be: docs/agent.md.)
+    with hsynctest.TempDir("hsync-identity") as td:
+        axfr = hsynctest.run([hsynctest.require_program("dig"), "-p",
+                              str(lb.procs["p1-agent"]["dns_port"]), "@127.0.0.1",
+                              "agent.p1.lab.", "AXFR", "+nocmd", "+nostats"], timeout=30)
+        zone_file = Path(td) / "agent.p1.lab.zone"
+        zone_file.write_text(axfr.stdout)
+        types = {line.split()[3] for line in axfr.stdout.splitlines()
+                 if len(line.split()) > 4 and not line.startswith(";")}
+        check({"KEY", "URI", "SVCB", "TLSA", "DNSKEY", "CDS", "PTR"} <= types,
+              "AXFR of agent.p1.lab.:\n" + axfr.stdout)
+        v = hsynctest.run([hsynctest.require_program("ldns-verify-zone"), str(zone_file)],
+                          check_rc=None, timeout=60)
+        check(v.rc == 0 and "verified and complete" in v.stdout,
+              "ldns-verify-zone of the identity zone:\n" + v.stdout + v.stderr)
+
     # The published DNSKEYs are the signer's own (the zone's DNSKEY RRset holds all six).
     p1_keys = {rr.split(None, 4)[4] for rr in
                dig_ad(lb.resolver_port, "example.lab.agent.p1.lab.", "DNSKEY")}

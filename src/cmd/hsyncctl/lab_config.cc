@@ -337,6 +337,8 @@ std::string hsyncd_config(const lab_state& st, const process_entry& p) {
         y += "  heartbeat-interval: 5\n  retry-initial: 1\n  retry-max: 10\n";
         y += "  message-timeout: 1000\n";
         if (p.api_port) y += "  api: {listen: " + q(addr(p.api_port)) + "}\n";
+        // Anyone on the lab's loopback may transfer the identity zone (dig, dnssec-verify).
+        y += "  identity-allow-transfer: [\"127.0.0.1\"]\n";
         y += "  resolver:\n";
         y += "    trust-anchor-file: " + q(trust_anchor_path(st)) + "\n";
         y += "    timeout: 3000\n";
