@@ -311,10 +311,19 @@ void agent_role::drop_peer_zone(const std::string& peer_key, const std::string& 
     kv.erase(found_ns, peer_key);
     kv.erase(caps_ns, peer_key);
     log::info("agent_peer_removed", {{"peer", peer_key}});
-    if (!it->second.discovering && !it->second.helloing && !it->second.beating) peers_.erase(it);
+    release_if_unused(peer_key);
+}
+
+void agent_role::release_if_unused(const std::string& peer_key) {
+    auto it = peers_.find(peer_key);
+    if (it == peers_.end() || !it->second.zones.empty()) return;
+    const auto& p = it->second;
+    if (!p.discovering && !p.helloing && !p.beating) peers_.erase(it);
 }
 
 void agent_role::store_peer(const peer_entry& p) {
+    // A peer no zone names is on its way out: its stored relation is already gone.
+    if (p.zones.empty()) return;
     auto& kv = engine_.kv();
     std::string pk = key_of(p.identity);
     kv.set(peers_ns, pk, p.relation.to_text());
@@ -369,8 +378,12 @@ awaitable<void> agent_role::run() {
             asio::co_spawn(timer_->get_executor(), build_identity(), asio::detached);
         }
 
+        std::vector<std::string> unused;
         for (auto& [pk, p] : peers_) {
-            if (p.zones.empty()) continue;
+            if (p.zones.empty()) {
+                unused.push_back(pk);
+                continue;
+            }
             auto actions = p.relation.tick(now);
             if (actions.discover && !p.discovering && in_flight_ < agent_.max_in_flight) {
                 p.discovering = true;
@@ -407,6 +420,9 @@ awaitable<void> agent_role::run() {
             }
             if (auto w = p.relation.next_wakeup()) next = std::min(next, *w);
         }
+
+        for (const auto& pk : unused)
+            release_if_unused(pk);
 
         // HELLOs of further zones with peers we already talk to.
         for (auto it = pending_.begin();
@@ -491,7 +507,7 @@ awaitable<void> agent_role::discover_peer(std::string pk) {
                                              {"state", std::string(to_text(p.relation.state()))}});
     }
     store_peer(p);
-    if (p.zones.empty()) drop_peer_zone(pk, "");
+    release_if_unused(pk);
     wake();
 }
 
@@ -654,7 +670,7 @@ awaitable<void> agent_role::send_beat(std::string pk) {
         ++counters_.beat_unanswered;
         log::debug("agent_beat_unanswered", {{"peer", pk}, {"error", error}});
     }
-    if (p.zones.empty()) drop_peer_zone(pk, "");
+    release_if_unused(pk);
     wake();
 }
 
@@ -775,9 +791,7 @@ std::optional<std::vector<uint8_t>> agent_role::take_request(const net::request&
     auto verdict = guard_.check(req.wire, query, lookup, allowed);
     if (!verdict.accepted()) {
         // A peer we have not found yet: look it up now rather than at the next retry.
-        if (verdict.failure == guard_failure::unknown_signer)
-            for (auto& [pk, p] : peers_)
-                if (!p.discovering && p.relation.state() == peer_state::needed) wake();
+        if (verdict.failure == guard_failure::unknown_signer) wake();
         return refuse(req, query, verdict.rcode(), std::string(verdict.label()), verdict.reason);
     }
     auto& p = peers_.at(key_of(verdict.signer));
@@ -974,8 +988,8 @@ awaitable<net::dane_post_result> agent_role::api_post(peer_entry& p, std::string
         std::vector<net::spki_digest> expected = found.tlsa;
         std::chrono::milliseconds timeout = agent_.message_timeout * 2;
         res = co_await net::dane_post(ex, target, std::move(server_name), std::move(target_path),
-                                      std::move(request_body), std::move(own),
-                                      std::move(expected), timeout);
+                                      std::move(request_body), std::move(own), std::move(expected),
+                                      timeout);
         if (!*alive) co_return res;
         if (res.ok || res.status != 0) break;
     }

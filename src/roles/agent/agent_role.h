@@ -155,6 +155,8 @@ class agent_role final : public roles::engine_role {
     void read_zone(zone::served_zone& z);
     peer_entry& peer_for(const dns::name& identity);
     void drop_peer_zone(const std::string& peer_key, const std::string& zone_key);
+    // The entry of a peer no zone names, once nothing in flight uses it.
+    void release_if_unused(const std::string& peer_key);
     void store_peer(const peer_entry& p);
     void update_negotiation(agent_zone& az);
     void peer_lost(peer_entry& p);  // its statements no longer hold: HELLO every zone again
