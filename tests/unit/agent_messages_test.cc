@@ -1,6 +1,7 @@
 // The DNS form of agent messages (roles/agent/messages.h): HELLO/HEARTBEAT NOTIFYs and their
 // responses, read back both by walking the wire octet by octet (RFC 1035 §4.1, RFC 6891
-// §6.1.2) and with the message parser, their SIG(0) checked with the sender's KEY.
+// §6.1.2) and with the message parser, their SIG(0) checked with the sender's KEY; the body
+// of hsync's own operations (encode_sync/decode_sync) against the layout of messages.h.
 #include "roles/agent/messages.h"
 
 #include <gtest/gtest.h>
@@ -306,6 +307,123 @@ TEST_F(AgentMessages, IsAgentMessage) {
     auto response = with_option;
     response.qr = true;
     EXPECT_FALSE(is_agent_message(response));
+}
+
+// --- hsync's own operations: the body of REPORT, PROPOSE and INSTRUCT ---
+
+// The option of an hsync REPORT whose OPERATION-BODY is `body` (TLVs as written by hand).
+dns::multi_signer_option report_with(std::vector<uint8_t> body) {
+    std::vector<uint8_t> data{sync_op::REPORT, dns::ms_transport::DNS,
+                              dns::ms_sync::LEADER_FOLLOWER, 0};
+    data.insert(data.end(), body.begin(), body.end());
+    return dns::multi_signer_option::from_wire(data);
+}
+
+TEST(AgentSyncBody, EncodedOctets) {
+    sync_body b;
+    b.process = process_kind::add_signer;
+    b.id = 0x01020304;
+    b.step = 5;
+    b.status = step_status::done;
+    b.term = 7;
+    b.serial = 0x0a0b0c0d;
+    dns::multi_signer_option o;
+    o.operation = sync_op::REPORT;
+    o.body = encode_sync(b);
+    std::vector<uint8_t> wire;
+    o.to_wire(wire);
+    // OPERATION | TRANSPORT | SYNCHRONIZATION | reserved, then key u16 | length u16 | value
+    // for keys 1-6 in increasing order, each value big-endian.
+    const std::vector<uint8_t> want{
+        128,  0x01, 0x01, 0x00,                          // REPORT, DNS, leader/follower
+        0x00, 0x01, 0x00, 0x01, 0x01,                    // PROCESS add-signer
+        0x00, 0x02, 0x00, 0x04, 0x01, 0x02, 0x03, 0x04,  // PROCESS-ID
+        0x00, 0x03, 0x00, 0x01, 0x05,                    // STEP 5
+        0x00, 0x04, 0x00, 0x01, 0x02,                    // STATUS done
+        0x00, 0x05, 0x00, 0x04, 0x00, 0x00, 0x00, 0x07,  // TERM 7
+        0x00, 0x06, 0x00, 0x04, 0x0a, 0x0b, 0x0c, 0x0d,  // SERIAL
+    };
+    EXPECT_EQ(wire, want);
+    EXPECT_EQ(decode_sync(dns::multi_signer_option::from_wire(wire)), b);
+}
+
+TEST(AgentSyncBody, RoundTrip) {
+    for (const sync_body& b : {
+             sync_body{},
+             sync_body{process_kind::add_signer, 1, 1, step_status::working, 0, 0},
+             sync_body{process_kind::add_signer, 0xffffffff, 13, step_status::failed, 0xffffffff,
+                       0xffffffff},
+             sync_body{process_kind::remove_signer, 0x80000000, 11, step_status::done, 3,
+                       2024010101},
+             sync_body{process_kind::remove_signer, 42, 6, step_status::working, 1, 0},
+         }) {
+        dns::multi_signer_option o;
+        o.operation = sync_op::INSTRUCT;
+        o.body = encode_sync(b);
+        std::vector<uint8_t> wire;
+        o.to_wire(wire);
+        auto back = decode_sync(dns::multi_signer_option::from_wire(wire));
+        ASSERT_TRUE(back);
+        EXPECT_EQ(*back, b);
+    }
+}
+
+TEST(AgentSyncBody, MissingKeysStayAtTheirDefaults) {
+    EXPECT_EQ(decode_sync(report_with({})), sync_body{});
+    // Only a TERM, as in a PROPOSE.
+    auto b = decode_sync(report_with({0x00, 0x05, 0x00, 0x04, 0x00, 0x00, 0x01, 0x00}));
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->term, 256u);
+    EXPECT_EQ(b->process, process_kind::none);
+    EXPECT_EQ(b->id, 0u);
+    EXPECT_EQ(b->step, 0);
+}
+
+TEST(AgentSyncBody, UnknownKeysIgnored) {
+    auto b = decode_sync(report_with({
+        0x00, 0x00, 0x00, 0x02, 0xff, 0xff,        // key 0
+        0x00, 0x01, 0x00, 0x01, 0x02,              // PROCESS remove-signer
+        0x00, 0x03, 0x00, 0x01, 0x0b,              // STEP 11
+        0x00, 0x07, 0x00, 0x03, 0x01, 0x02, 0x03,  // key 7
+        0x01, 0x00, 0x00, 0x00,                    // key 256, empty
+        0xff, 0xff, 0x00, 0x01, 0x09,              // key 65535
+    }));
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->process, process_kind::remove_signer);
+    EXPECT_EQ(b->step, 11);
+    EXPECT_EQ(b->status, step_status::working);
+}
+
+TEST(AgentSyncBody, Rejected) {
+    const std::vector<std::vector<uint8_t>> bad{
+        // A known key with the wrong length.
+        {0x00, 0x01, 0x00, 0x02, 0x00, 0x01},
+        {0x00, 0x01, 0x00, 0x00},
+        {0x00, 0x02, 0x00, 0x03, 0x01, 0x02, 0x03},
+        {0x00, 0x02, 0x00, 0x05, 0x00, 0x01, 0x02, 0x03, 0x04},
+        {0x00, 0x03, 0x00, 0x02, 0x00, 0x05},
+        {0x00, 0x04, 0x00, 0x00},
+        {0x00, 0x05, 0x00, 0x02, 0x00, 0x07},
+        {0x00, 0x06, 0x00, 0x08, 0, 0, 0, 0, 0, 0, 0, 1},
+        // PROCESS beyond remove-signer.
+        {0x00, 0x01, 0x00, 0x01, 0x03},
+        {0x00, 0x01, 0x00, 0x01, 0xff},
+        // STATUS is 1, 2 or 3.
+        {0x00, 0x04, 0x00, 0x01, 0x00},
+        {0x00, 0x04, 0x00, 0x01, 0x04},
+        // STEP beyond the process's steps.
+        {0x00, 0x01, 0x00, 0x01, 0x01, 0x00, 0x03, 0x00, 0x01, 14},
+        {0x00, 0x01, 0x00, 0x01, 0x02, 0x00, 0x03, 0x00, 0x01, 12},
+        {0x00, 0x01, 0x00, 0x01, 0x02, 0x00, 0x03, 0x00, 0x01, 0xff},
+    };
+    for (const auto& body : bad)
+        EXPECT_FALSE(decode_sync(report_with(body))) << ::testing::PrintToString(body);
+
+    // The last step of each is fine.
+    EXPECT_TRUE(
+        decode_sync(report_with({0x00, 0x01, 0x00, 0x01, 0x01, 0x00, 0x03, 0x00, 0x01, 13})));
+    EXPECT_TRUE(
+        decode_sync(report_with({0x00, 0x01, 0x00, 0x01, 0x02, 0x00, 0x03, 0x00, 0x01, 11})));
 }
 
 }  // namespace

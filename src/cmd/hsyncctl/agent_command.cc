@@ -1,7 +1,8 @@
 // hsyncctl agent peers [--json] | agent zones [--json] | agent show ZONE [--json] |
-// agent discover PEER | agent identity: a running agent's relations with its peers (GET
-// /agent/peers), its multi-signer zones and their negotiation (GET /agent/zones, /agent/zone/ZONE),
-// and the keys it publishes (GET /agent/identity).
+// agent process ZONE [--json] | agent discover PEER | agent identity: a running agent's
+// relations with its peers (GET /agent/peers), its multi-signer zones and their negotiation
+// (GET /agent/zones, /agent/zone/ZONE), the zone's multi-signer process (GET
+// /agent/process/ZONE), and the keys it publishes (GET /agent/identity).
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -86,10 +87,16 @@ void add_agent_commands(CLI::App& app) {
             return;
         }
         std::vector<std::vector<std::string>> rows{
-            {"ZONE", "STATE", "TRANSPORT", "SYNC", "AGENTS", "ERROR"}};
-        for (const auto& z : j["zones"])
+            {"ZONE", "STATE", "TRANSPORT", "SYNC", "PROCESS", "AGENTS", "ERROR"}};
+        for (const auto& z : j["zones"]) {
+            std::string process = json_text(z["process"]);
+            if (process != "none" && z.contains("step"))
+                process += " " + json_text(z["step"]) +
+                           (json_text(z["process_status"]) == "failed" ? " failed" : "");
             rows.push_back({json_text(z["zone"]), json_text(z["state"]), json_text(z["transport"]),
-                            json_text(z["sync"]), list_text(z["agents"]), json_text(z["error"])});
+                            json_text(z["sync"]), process, list_text(z["agents"]),
+                            json_text(z["error"])});
+        }
         if (rows.size() == 1) {
             std::printf("no multi-signer zones (no zone has an HSYNC RRset)\n");
             return;
@@ -131,6 +138,44 @@ void add_agent_commands(CLI::App& app) {
             std::printf("\n");
             print_table(rows);
         }
+    });
+
+    auto* process =
+        agent_subcommand(agent, "process", "The zone's add/remove signer process, step by step", a);
+    process->add_option("zone", a->zone, "The zone")->required();
+    process->callback([a, root, process] {
+        inherit_server(*root, *process, a->server);
+        json p = api_call(a->server, "GET", "/agent/process/" + path_segment(a->zone));
+        if (a->json_out) {
+            std::printf("%s\n", dump(p).c_str());
+            return;
+        }
+        std::printf("zone        %s\n", json_text(p["zone"]).c_str());
+        std::printf("members     %s\n", list_text(p["members"]).c_str());
+        std::printf("mode        %s\n", json_text(p["mode"]).c_str());
+        if (!p["leader"].is_null())
+            std::printf("leader      %s (term %s)\n", json_text(p["leader"]).c_str(),
+                        json_text(p["term"]).c_str());
+        if (json_text(p["process"]) == "none") {
+            std::printf("process     none\n");
+            return;
+        }
+        std::printf("process     %s (%s -> %s)\n", json_text(p["process"]).c_str(),
+                    list_text(p["before"]).c_str(), list_text(p["after"]).c_str());
+        std::printf("step        %s of %s: %s (%s)\n", json_text(p["step"]).c_str(),
+                    json_text(p["steps"]).c_str(), json_text(p["step_name"]).c_str(),
+                    json_text(p["status"]).c_str());
+        std::printf("since       %s\n", json_text(p["since"]).c_str());
+        std::printf("waiting for %s\n", p["waiting_for"].get<std::string>().empty()
+                                            ? "-"
+                                            : json_text(p["waiting_for"]).c_str());
+        if (!p["error"].get<std::string>().empty())
+            std::printf("error       %s\n", json_text(p["error"]).c_str());
+        std::vector<std::vector<std::string>> rows{{"AGENT", "REPORTED STEP"}};
+        for (const auto& [id, step] : p["agents"].items())
+            rows.push_back({id, step.is_null() ? "-" : json_text(step)});
+        std::printf("\n");
+        print_table(rows);
     });
 
     auto* discover = agent_subcommand(agent, "discover",

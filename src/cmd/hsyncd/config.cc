@@ -883,7 +883,7 @@ agent_config parse_agent(const context& c, const YAML::Node& n, const std::strin
         {"identity", "ttl", "dns-target", "dns-addresses", "dns-port", "nameservers",
          "provider-nameservers", "sig0-key", "heartbeat-interval", "retry-initial", "retry-max",
          "message-timeout", "peer-sync", "publish-key", "identity-notify", "identity-allow-transfer",
-         "resolver", "api"});
+         "resolver", "api", "combiner", "parent-nameservers"});
     agent_config a;
     a.identity = domain(c, m.require("identity"), m.path("identity"));
     if (a.identity == ".") c.fail(m.require("identity"), m.path("identity"), "cannot be the root");
@@ -974,6 +974,18 @@ agent_config parse_agent(const context& c, const YAML::Node& n, const std::strin
     if (const auto* v = m.get("identity-allow-transfer"))
         for (const auto& [item, ip] : items(c, *v, m.path("identity-allow-transfer")))
             a.identity_allow_transfer.push_back(scalar(c, item, ip));
+    if (const auto* v = m.get("combiner")) {
+        mapping cm(c, *v, m.path("combiner"), {"server", "key"});
+        a.combiner = endpoint_value(c, cm.require("server"), cm.path("server"), 53);
+        const auto& k = cm.require("key");
+        c.attempt([&] {
+            a.combiner_key = domain(c, k, cm.path("key"));
+            if (!cfg.find_key(a.combiner_key) && !c.keys_incomplete)
+                c.fail(k, cm.path("key"), quote(k.Scalar()) + " is not defined in tsig-keys");
+        });
+    }
+    if (const auto* v = m.get("parent-nameservers"))
+        a.parent_nameservers = endpoint_list(c, *v, m.path("parent-nameservers"), 53);
     if (const auto* r = m.get("resolver"))
         parse_resolver(c, *r, m.path("resolver"), a,
                        "an agent needs a trust anchor to validate its peers' records");

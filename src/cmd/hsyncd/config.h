@@ -168,6 +168,12 @@ struct agent_config {
     std::optional<endpoint> forward;
     std::vector<std::pair<std::string, std::vector<endpoint>>> stubs;
     uint32_t timeout_ms = 3000;
+    // Synchronization (docs/agent.md): where the agent sends its UPDATEs (its provider's
+    // combiner, with a TSIG key of tsig-keys), and the parent's nameservers it asks for DS
+    // and NS (empty: looked up through the resolver, port 53).
+    std::optional<endpoint> combiner;
+    std::string combiner_key;
+    std::vector<endpoint> parent_nameservers;
 };
 
 struct config {

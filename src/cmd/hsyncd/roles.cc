@@ -220,6 +220,9 @@ agent::agent_settings agent_settings_of(const config& cfg) {
     // Discovery follows the records' TTLs itself (and looks again at once when a lookup
     // fails): every discovery asks the servers, so a withdrawn KEY is seen at once.
     o.cache_max_ttl = 0;
+    if (ac.combiner) s.combiner = net::peer{ac.combiner->address, ac.combiner->port};
+    if (!ac.combiner_key.empty()) s.combiner_key = to_name(ac.combiner_key);
+    s.parent_nameservers = to_peers(ac.parent_nameservers);
     return s;
 }
 

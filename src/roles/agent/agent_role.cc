@@ -189,6 +189,8 @@ void agent_role::zone_started(served_zone& z) {
 void agent_role::version_served(served_zone& z) {
     if (z.settings.role_built) return;
     read_zone(z);
+    if (auto it = zones_.find(key_of(z.settings.name)); it != zones_.end())
+        it->second.next_sync = 0;
     wake();
 }
 
@@ -262,7 +264,9 @@ void agent_role::read_zone(served_zone& z) {
                                  {"removed", change.removed.size()},
                                  {"changed", change.changed.size()}});
     }
-    zone_keys keys = az.ours ? own_keys(*z.data) : zone_keys{};
+    // A provider with Sign=NO serves another's signed copy: those keys are not its own.
+    const auto* own_entry = az.set.find(own);
+    zone_keys keys = az.ours && own_entry->sign == hsync_sign::yes ? own_keys(*z.data) : zone_keys{};
     keys.zone = z.settings.name;
     if (!(keys == az.keys)) {
         az.keys = std::move(keys);
@@ -452,6 +456,17 @@ awaitable<void> agent_role::run() {
             ++in_flight_;
             it = pending_.erase(it);
             asio::co_spawn(timer_->get_executor(), send_hello(pk, zk, false), asio::detached);
+        }
+
+        // Synchronization: one pass per zone at a time, once its negotiation is done.
+        for (auto& [zk, az] : zones_) {
+            if (!az.ours || !az.result || az.syncing) continue;
+            if (now >= az.next_sync) {
+                az.syncing = true;
+                asio::co_spawn(timer_->get_executor(), sync_zone(zk), asio::detached);
+            } else {
+                next = std::min(next, az.next_sync);
+            }
         }
 
         next = std::max(next, now + (identity_dirty_ ? 1 : 0));
@@ -734,6 +749,7 @@ awaitable<void> agent_role::build_identity() {
                                            {"serial", serial},
                                            {"records", records},
                                            {"zones", published_zones}});
+    announce_changes();
     wake();
 }
 
@@ -760,6 +776,7 @@ std::optional<std::vector<uint8_t>> agent_role::take_request(const net::request&
         return refuse(req, query, dns::rcode::FORMERR, "malformed", "not exactly one question");
     const dns::name& qname = query.questions[0].qname;
     uint8_t operation = option ? option->operation : 0;
+    if (operation >= dns::ms_operation::PRIVATE_FIRST) return take_sync(req, query, *option);
 
     // Who may have sent it: for a HELLO the agents of the zone it names; for a HEARTBEAT
     // the peer it names. Nothing else is looked at before the signature is checked.
@@ -1094,6 +1111,11 @@ std::string agent_role::zone_json_text(const agent_zone& az, bool detail) const 
                                            : "waiting";
     o += ",\"state\":";
     zone::json_string(o, state);
+    o += ",\"process\":";
+    zone::json_string(o, to_text(az.process.kind));
+    o += ",\"step\":" + std::to_string(az.process.step);
+    o += ",\"process_status\":";
+    zone::json_string(o, az.process.active() ? to_text(az.process.status) : "");
     o += ",\"error\":";
     json_text_or_null(o, az.error);
     o += ",\"waiting_for\":[";
@@ -1191,6 +1213,17 @@ std::optional<std::string> agent_role::role_view(const std::string& topic,
         auto it = zones_.find(key_of(n));
         if (it == zones_.end()) return std::nullopt;
         return zone_json_text(it->second, true);
+    }
+    if (topic == "process") {
+        dns::name n;
+        try {
+            n = dns::name::from_text(arg.empty() || arg.back() != '.' ? arg + "." : arg);
+        } catch (const dns::dns_error&) {
+            return std::nullopt;
+        }
+        auto it = zones_.find(key_of(n));
+        if (it == zones_.end()) return std::nullopt;
+        return process_json(it->second);
     }
     if (topic == "identity") {
         std::string o = "{\"identity\":";
@@ -1323,6 +1356,31 @@ void agent_role::role_metrics(std::vector<roles::metric>& out) const {
             c.api_refused);
     counter("hsync_agent_api_failures_total", "REST API requests that failed (DNS used instead)",
             {}, c.api_failed);
+    std::map<std::pair<std::string, int>, size_t> by_step;
+    for (const auto& [zk, az] : zones_)
+        if (az.process.active()) ++by_step[{to_text(az.process.kind), az.process.step}];
+    for (const auto& [k, n] : by_step)
+        out.push_back({"hsync_agent_processes",
+                       "multi-signer processes under way, by process and step",
+                       "gauge",
+                       {{"process", k.first}, {"step", std::to_string(k.second)}},
+                       double(n)});
+    counter("hsync_agent_processes_total", "multi-signer processes ended",
+            {{"outcome", "completed"}}, c.processes_completed);
+    counter("hsync_agent_processes_total", "multi-signer processes ended", {{"outcome", "failed"}},
+            c.processes_failed);
+    counter("hsync_agent_processes_total", "multi-signer processes ended",
+            {{"outcome", "rewound"}}, c.processes_rewound);
+    counter("hsync_agent_updates_total", "UPDATEs sent to the combiner", {{"outcome", "sent"}},
+            c.updates_sent);
+    counter("hsync_agent_updates_total", "UPDATEs sent to the combiner", {{"outcome", "failed"}},
+            c.updates_failed);
+    counter("hsync_agent_parent_notifies_total", "NOTIFY(CDS/CSYNC) sent to the parent's DSYNC target",
+            {}, c.parent_notifies);
+    counter("hsync_agent_messages_sent_total", "agent messages sent", {{"operation", "sync"}},
+            c.sync_sent);
+    counter("hsync_agent_messages_received_total", "agent messages received and accepted",
+            {{"operation", "sync"}}, c.sync_received);
     out.push_back({"hsync_agent_replay_cache_entries",
                    "entries in the SIG(0) replay cache",
                    "gauge",

@@ -29,8 +29,10 @@
 #include "roles/agent/hsync_set.h"
 #include "roles/agent/identity.h"
 #include "roles/agent/message_guard.h"
+#include "roles/agent/messages.h"
 #include "roles/agent/negotiation.h"
 #include "roles/agent/peer_state.h"
+#include "roles/agent/process.h"
 #include "roles/engine_role.h"
 #include "roles/signer/keys.h"
 
@@ -60,6 +62,12 @@ struct agent_settings {
     // The identity zone's NOTIFY targets and transfer ACL (its secondaries).
     std::vector<net::peer> identity_notify;
     zone::acl identity_allow_transfer = zone::acl::none();
+    // Synchronization (sync.cc): the provider's combiner and the TSIG key (one of the
+    // engine's keys) its UPDATEs are signed with; without them the agent takes part in the
+    // processes but changes nothing. The parent's nameservers (empty: found by resolver).
+    std::optional<net::peer> combiner;
+    std::optional<dns::name> combiner_key;
+    std::vector<net::peer> parent_nameservers;
 };
 
 class agent_role final : public roles::engine_role {
@@ -125,6 +133,34 @@ class agent_role final : public roles::engine_role {
         std::optional<negotiated> result;
         zone_keys keys;
         int64_t since = 0;  // when the set was last read differently
+
+        // Synchronization and the processes (sync.cc).
+        bool sync_loaded = false;
+        zone_process process;                       // stored in SQLite before it is acted on
+        std::vector<dns::name> members;             // the group a finished process left
+        std::map<dns::name, provider_data> data;    // own and peers', by identity
+        std::map<dns::name, int64_t> data_expires;  // when to fetch a peer's data again
+        std::map<dns::name, std::string> data_error;
+        std::map<dns::name, uint32_t> dnskey_ttl, ns_ttl;  // as seen, per provider
+        uint32_t parent_ds_ttl = 0, parent_ns_ttl = 0;
+        std::map<dns::name, step_report> reports;  // every participant's latest, ours too
+        step_report sent;                          // our report as last sent
+        int64_t sent_at = 0;
+        bool syncing = false;
+        int64_t next_sync = 0;
+        std::string waiting_for;
+        int64_t notified_parent_at = 0;
+        zone_keys announced;  // our per-zone data as last announced to the peers
+        // Leader/follower: the highest term seen, the leader we follow (or are), the
+        // step the leader last told us to go to.
+        uint32_t term_seen = 0;
+        std::optional<dns::name> leader;
+        uint32_t leader_term = 0;
+        uint32_t proposed_term = 0;
+        std::set<std::string> acks;
+        int64_t next_propose = 0;
+        uint32_t instructed_id = 0;
+        int instructed_step = 0;
     };
 
     capabilities own_caps() const;
@@ -175,6 +211,32 @@ class agent_role final : public roles::engine_role {
     std::vector<uint8_t> refuse(const net::request& req, const dns::message& query, uint16_t rcode,
                                 const std::string& label, const std::string& reason);
     std::string peer_json(const peer_entry& p) const;
+
+    // --- synchronization and the processes (sync.cc) ---
+    void load_sync_state(agent_zone& az);
+    void store_process(const agent_zone& az);
+    void store_leader(const agent_zone& az);
+    bool leader_follower(const agent_zone& az) const;
+    // One pass over the zone's process: start, rewind, do the step, report, advance.
+    net::awaitable<void> sync_zone(std::string zone_key);
+    net::awaitable<void> fetch_data(std::string zone_key, dns::name provider);
+    net::awaitable<bool> update_combiner(dns::name zone, std::vector<dns::rr> update,
+                                         std::string& error);
+    net::awaitable<std::vector<net::peer>> parent_servers(dns::name zone);
+    // The parent's RRset of `type` for `zone` from every one of its nameservers, when all
+    // answer the same; else nullopt with the reason.
+    net::awaitable<std::optional<std::pair<std::vector<std::vector<uint8_t>>, uint32_t>>>
+    ask_parent(dns::name zone, uint16_t type, std::string& error);
+    net::awaitable<void> notify_parent(dns::name zone, uint16_t type);
+    net::awaitable<void> send_sync(std::string peer_key, std::string zone_key, uint8_t operation,
+                                   sync_body body);
+    void broadcast(agent_zone& az, uint8_t operation, const sync_body& body);
+    void announce_changes();
+    std::optional<std::vector<uint8_t>> take_sync(const net::request& req,
+                                                  const dns::message& query,
+                                                  const dns::multi_signer_option& option);
+    std::string process_json(const agent_zone& az) const;
+    void advance(agent_zone& az, int64_t now);
     std::string zone_json_text(const agent_zone& az, bool detail) const;
 
     agent_settings agent_;
@@ -204,6 +266,9 @@ class agent_role final : public roles::engine_role {
         std::map<std::string, uint64_t> refused;  // inbound, by reason label
         uint64_t identity_builds = 0;
         uint64_t api_sent = 0, api_failed = 0, api_received = 0, api_refused = 0;
+        uint64_t processes_completed = 0, processes_failed = 0, processes_rewound = 0;
+        uint64_t updates_sent = 0, updates_failed = 0, parent_notifies = 0;
+        uint64_t sync_sent = 0, sync_received = 0;
     };
     counters counters_;
 };
