@@ -2,8 +2,11 @@
 // (peer_relation::from_text: throws std::invalid_argument or succeeds, and what it reads
 // writes back to the same text) and a zone's HSYNC RRset (read_hsync: any RDATA, never a
 // crash; every entry it keeps has State, NSMgmt and Sign of 1 or 2; a set differs from
-// itself in nothing), and the Multi-Signer EDNS option's codec (what from_wire accepts
-// to_wire writes back byte for byte). The first byte picks the parser.
+// itself in nothing), the Multi-Signer EDNS option's codec (what from_wire accepts
+// to_wire writes back byte for byte), the body of hsync's process operations (what
+// decode_sync accepts encodes and decodes to the same), and the stored form of a process
+// (zone_process::from_text: throws or reads back what it writes). The first byte picks
+// the parser ('Y': the body, 'P': the process, else by its value modulo 3).
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -15,6 +18,8 @@
 #include "dns/rdata.h"
 #include "dns/rr.h"
 #include "roles/agent/hsync_set.h"
+#include "roles/agent/messages.h"
+#include "roles/agent/process.h"
 #include "roles/agent/peer_state.h"
 
 using namespace hsync;
@@ -23,6 +28,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) return 0;
     const uint8_t* p = data + 1;
     size_t n = size - 1;
+    if (data[0] == 'Y') {  // before the selectors below, which it would otherwise share
+        try {
+            auto o = dns::multi_signer_option::from_wire({p, n});
+            if (auto b = agent::decode_sync(o)) {
+                dns::multi_signer_option again;
+                again.body = agent::encode_sync(*b);
+                if (agent::decode_sync(again) != b) __builtin_trap();
+            }
+        } catch (const dns::dns_error&) {
+        }
+        return 0;
+    }
+    if (data[0] == 'P') {
+        std::string text(reinterpret_cast<const char*>(p), n);
+        try {
+            auto z = agent::zone_process::from_text(text);
+            std::string again = z.to_text();
+            if (agent::zone_process::from_text(again).to_text() != again) __builtin_trap();
+        } catch (const std::invalid_argument&) {
+        } catch (const dns::dns_error&) {
+        }
+        return 0;
+    }
     if (data[0] % 3 == 2) {
         try {
             auto o = dns::multi_signer_option::from_wire({p, n});
