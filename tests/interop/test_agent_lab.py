@@ -114,7 +114,7 @@ def dig_ad(port: int, name: str, qtype: str) -> list[str]:
 
 def test_agents_in_a_three_provider_lab():
     with hsynctest.TempDir("hsync-agent-lab") as d:
-        r = lab("up", "--providers", "3", "--dir", d, check_rc=None, timeout=300)
+        r = lab("up", "--providers", "3", "--spare", "0", "--dir", d, check_rc=None, timeout=300)
         if r.rc != 0:
             fail("lab up failed:\n" + r.describe())
         try:
@@ -187,11 +187,16 @@ def run_scenarios(lb: Lab) -> None:
         check(v.rc == 0 and "verified and complete" in v.stdout,
               "ldns-verify-zone of the identity zone:\n" + v.stdout + v.stderr)
 
-    # The published DNSKEYs are the signer's own (the zone's DNSKEY RRset holds all six).
+    # The published DNSKEYs are the signer's own. The zone's DNSKEY RRset (RFC 8901 model
+    # 2, put together by the agents) holds a provider's KSK and ZSK and the two other ZSKs.
     p1_keys = {rr.split(None, 4)[4] for rr in
                dig_ad(lb.resolver_port, "example.lab.agent.p1.lab.", "DNSKEY")}
     all_keys = {rr.split(None, 4)[4] for rr in dig_ad(lb.resolver_port, "example.lab.", "DNSKEY")}
-    check(p1_keys < all_keys and len(all_keys) == 6, f"own keys {p1_keys} of {all_keys}")
+    check(len(all_keys) == 4, f"the zone's DNSKEY RRset: {all_keys}")
+    check(sum(1 for k in all_keys if k.startswith("257 ")) == 1,
+          f"one KSK in a provider's DNSKEY RRset (its own): {all_keys}")
+    check({k for k in p1_keys if k.startswith("256 ")} <= all_keys,
+          f"p1's ZSK {p1_keys} is in the zone's DNSKEY RRset {all_keys}")
 
     # --- kill -9 one agent; the others notice; restarted, it continues.
     lab("stop", "--kill", "p2-agent", "--dir", lb.dir)

@@ -218,7 +218,7 @@ def keygen(d: Path, owner: str) -> str:
 
 def test_agent_messages_from_a_misbehaving_peer():
     with hsynctest.TempDir("hsync-agent-sec") as d:
-        r = lab("up", "--providers", "2", "--dir", d, check_rc=None, timeout=300)
+        r = lab("up", "--providers", "2", "--spare", "0", "--dir", d, check_rc=None, timeout=300)
         if r.rc != 0:
             fail("lab up failed:\n" + r.describe())
         try:

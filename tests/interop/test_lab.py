@@ -1,7 +1,11 @@
 """`hsyncctl lab` (docs/lab.md) end to end, with Debian's Unbound as the validator:
 
-- `lab up --providers 1` in a temporary directory: every process runs, status --json names
-  every config, key file and port, and the TSIG key files work with dig -k;
+- `lab up --providers 1` in a temporary directory: every process runs (the agent has done
+  its "add signer" process: the parent serves the DS), the spare provider p2 is planned but
+  not started, status --json names every config, key file and port, and the TSIG key files
+  work with dig -k;
+- the delegation follower logged the stub it started with (the parent's NS set), and
+  status shows the parent's NS set and Unbound's stub agree;
 - Unbound answers www.example.lab. validated (AD), the lab's own DNS view agrees;
 - an owner change (`lab edit`) while `lab probe --require-ad` runs: every hop serves the
   new serial, Unbound returns the new name validated within a bound, and the probe sees
@@ -11,7 +15,10 @@
 - `lab down` leaves no process and no listening port behind;
 - bad input: `lab up` twice, `lab down` and `lab status` with nothing up, a port already
   taken, a non-lab directory, bad `lab edit` arguments: one clear message, exit 1, no
-  stray process.
+  stray process;
+- a spare provider joins (`lab edit --add-provider 2 --nsmgmt agent`, then `lab wait`):
+  its processes start, the agents run "add signer", the parent's NS set grows and the
+  follower points Unbound's stub at both providers; `--offboard 1` takes p1 out again.
 """
 
 from __future__ import annotations
@@ -77,6 +84,27 @@ def rdata_of(ans: hsynctest.DigAnswer, qtype: str) -> list[str]:
                   if rr.split()[3] == qtype)
 
 
+def follower_events(d: Path, event: str) -> list[str]:
+    log = d / "delegation-follower" / "log"
+    return [ln for ln in log.read_text().splitlines() if f"event={event} " in ln] if log.exists() else []
+
+
+def stub_of(line: str) -> set[str]:
+    """The NS names of a follower line: the new set of stub_changed, the set of start."""
+    m = re.search(r'\b(?:new|stub)="?([^"=]*?)"?(?: \w+=|$)', line)
+    return set(m.group(1).split()) if m else set()
+
+
+def wait_for(what: str, cond, timeout: float, interval: float = 0.25):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = cond()
+        if got:
+            return got
+        time.sleep(interval)
+    fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
 def no_crash(res: hsynctest.Result) -> None:
     text = res.stdout + res.stderr
     for bad in ("AddressSanitizer", "terminate called", "Traceback", "runtime error:"):
@@ -93,17 +121,41 @@ def test_lab_up_change_probe_down():
             print(f"  lab up: {time.monotonic() - t0:.1f}s; " + up.lines[-6])
             st = json.loads(lab("status", "--json", "--dir", d).stdout)
             procs = {p["name"]: p for p in st["processes"]}
+            spare = {"p2-combiner", "p2-signer", "p2-auth", "p2-agent"}
             want = {"parent", "parent-signer", "owner", "p1-combiner", "p1-signer", "p1-auth",
-                    "p1-agent", "resolver"}
-            check(set(procs) == want, f"processes {sorted(procs)}, want {sorted(want)}")
-            check(st["all_alive"] and all(p["alive"] and p["pid"] > 0 for p in procs.values()),
+                    "p1-agent", "resolver", "delegation-follower"}
+            check(set(procs) == want | spare, f"processes {sorted(procs)}, want {sorted(want | spare)}")
+            check(st["all_alive"] and all(procs[n]["alive"] and procs[n]["pid"] > 0 for n in want),
                   f"not every process is alive: {[(n, p['alive']) for n, p in procs.items()]}")
-            for p in procs.values():
-                check(Path(p["config"]).is_file() and Path(p["log"]).is_file(),
+            # The spare provider: planned (ports, config) but not started, not in the zone.
+            for n in spare:
+                p = procs[n]
+                check(p["state"] == "not started" and not p["started"] and p["pid"] == 0
+                      and not p["alive"] and p["dns_port"] > 0 and Path(p["config"]).is_file(),
+                      f"spare {n}: {p}")
+            check(st["planned_providers"] == 2 and st["active_providers"] == [1] and st["spare"] == 1
+                  and st["ttl"] == 10 and st["sync"] == "peer",
+                  f"lab.json: planned {st['planned_providers']} active {st['active_providers']} "
+                  f"spare {st['spare']} ttl {st['ttl']} sync {st['sync']}")
+            owner_zone = Path(procs["owner"]["zone_file"]).read_text()
+            check("agent.p1.lab." in owner_zone and "agent.p2.lab." not in owner_zone
+                  and "ns.p2" not in owner_zone, "owner's zone names the spare provider:\n" + owner_zone)
+            for n in want:
+                p = procs[n]
+                check((not p["config"] or Path(p["config"]).is_file()) and Path(p["log"]).is_file(),
                       f"{p['name']}: config {p['config']} or log {p['log']} missing")
                 for kf in p["tsig_key_files"]:
                     check(Path(kf).is_file() and 'algorithm hmac-sha256;' in Path(kf).read_text(),
                           f"{p['name']}: TSIG key file {kf} missing or not BIND's format")
+
+            # The follower began with the parent's delegation: p1 only.
+            starts = follower_events(d, "start")
+            check(len(starts) == 1 and stub_of(starts[0]) == {"ns.p1.example.lab."}
+                  and f"127.0.0.1@{procs['p1-auth']['dns_port']}" in starts[0],
+                  f"follower log: {starts}")
+            check(st["delegation"]["parent_ns"] == ["ns.p1.example.lab."]
+                  and st["delegation"]["resolver_stub"] == ["ns.p1.example.lab."],
+                  f"delegation: {st['delegation']}")
             check(all(s["in_sync"] for s in st["serials"] if s["process"] != "resolver"),
                   f"hops not in sync after up: {st['serials']}")
             res_port = procs["resolver"]["dns_port"]
@@ -129,7 +181,12 @@ def test_lab_up_change_probe_down():
             for args, msg in ((["--delete", "nothere A"], "nothing in example.lab. matches"),
                               (["--add", "bad 30 IN A 192.0.2.300"], "--add"),
                               (["--hsync-state", "p7=on"], "pN=on or pN=off"),
-                              (["--add", "x.other.test. 30 IN A 192.0.2.1"], "is not in example.lab.")):
+                              (["--add", "x.other.test. 30 IN A 192.0.2.1"], "is not in example.lab."),
+                              (["--add-provider", "1"], "is running already"),
+                              (["--add-provider", "7"], "the lab has providers 1 to 2"),
+                              (["--add-provider", "2", "--offboard", "2"], "in one edit"),
+                              (["--nsmgmt", "both"], "--nsmgmt must be owner or agent"),
+                              (["--zone", "lab.", "--offboard", "1"], "applies to example.lab.")):
                 r = lab("edit", "--dir", d, *args, check_rc=1)
                 no_crash(r)
                 check(msg in r.stderr, f"lab edit {args}: expected {msg!r}\n  " + r.describe())
@@ -146,11 +203,14 @@ def test_lab_up_change_probe_down():
             try:
                 time.sleep(1.5)
                 t_edit = time.monotonic()
+                # (p1=on: it is ON already; turning the only provider OFF would start the
+                # agents' "remove signer".)
                 e = lab("edit", "--dir", d, "--add", "fresh 30 IN A 192.0.2.77",
                         "--delete", "www A", "--add", "www 30 IN A 192.0.2.2",
-                        "--hsync-state", "p1=off")
+                        "--hsync-state", "p1=on")
                 no_crash(e)
-                check(re.search(r"2 added, 1 removed, 1 HSYNC changed; serial 1 -> 2", e.stdout)
+                check(re.search(r"2 added, 1 removed, 0 HSYNC changed; serial 1 -> 2", e.stdout)
+                      and "HSYNC of agent.p1.lab. is already ON" in e.stdout
                       and "every hop serves the change" in e.stdout, "lab edit\n  " + e.describe())
                 print("  " + " | ".join(e.lines))
                 seen = None
@@ -209,7 +269,7 @@ def test_lab_up_change_probe_down():
             dn = lab("down", "--dir", d)
             no_crash(dn)
             print("  " + dn.lines[-1])
-            check(re.search(r"8 process\(es\) stopped", dn.stdout) is not None, "lab down\n  " + dn.describe())
+            check(re.search(r"9 process\(es\) stopped", dn.stdout) is not None, "lab down\n  " + dn.describe())
             left = lab_processes(d)
             check(not left, f"processes left after lab down: {left}")
             busy = [p for p in ports if port_bound(p)]
@@ -258,6 +318,78 @@ def test_lab_bad_input():
 
             r = lab("up", "--providers", "0", "--dir", d, check_rc=None)
             check(r.rc not in (0, None) and not lab_processes(d), "lab up --providers 0\n  " + r.describe())
+            r = lab("up", "--providers", "5", "--spare", "5", "--dir", d, check_rc=1)
+            no_crash(r)
+            check("plan at most 9 providers" in r.stderr and not lab_processes(d),
+                  "lab up --providers 5 --spare 5\n  " + r.describe())
+            r = lab("up", "--sync", "sometimes", "--dir", d, check_rc=None)
+            check(r.rc not in (0, None) and not lab_processes(d), "lab up --sync sometimes\n  " + r.describe())
+        finally:
+            if (d / "lab.json").exists():
+                hsynctest.hsyncctl("lab", "down", "--dir", d, check_rc=None, timeout=60)
+
+
+def test_lab_add_provider_offboard():
+    with hsynctest.TempDir("lab-add") as tmp:
+        d = tmp / "lab"
+        try:
+            up = lab("up", "--providers", "1", "--spare", "1", "--ttl", "5", "--dir", d, timeout=240)
+            no_crash(up)
+            st = json.loads(lab("status", "--json", "--dir", d).stdout)
+            procs = {p["name"]: p for p in st["processes"]}
+            res_port = procs["resolver"]["dns_port"]
+            check(st["ttl"] == 5 and "$TTL 5" in Path(procs["owner"]["zone_file"]).read_text(),
+                  "--ttl 5 not in the owner's zone")
+            check("dnskey-ttl: 5" in Path(procs["p1-signer"]["config"]).read_text(),
+                  "--ttl 5 not the signers' DNSKEY TTL")
+
+            # p2 joins; NSMgmt AGENT, so the agents publish the NS set and CSYNC.
+            t0 = time.monotonic()
+            e = lab("edit", "--dir", d, "--add-provider", "2", "--nsmgmt", "agent", timeout=180)
+            no_crash(e)
+            check(re.search(r"2 added, 0 removed, 1 HSYNC changed; serial 1 -> 2", e.stdout)
+                  and "started p2-agent" in e.stdout, "lab edit --add-provider 2\n  " + e.describe())
+            st = json.loads(lab("status", "--json", "--dir", d).stdout)
+            procs = {p["name"]: p for p in st["processes"]}
+            check(st["active_providers"] == [1, 2] and st["all_alive"]
+                  and all(procs[f"p2-{w}"]["state"] == "running"
+                          for w in ("combiner", "signer", "auth", "agent")),
+                  f"after --add-provider 2: active {st['active_providers']}, "
+                  f"{[(n, p['state']) for n, p in procs.items()]}")
+            zone = Path(procs["owner"]["zone_file"]).read_text()
+            check(re.search(r"HSYNC\s+ON AGENT YES agent\.p2\.lab\.", zone)
+                  and re.search(r"HSYNC\s+ON AGENT YES agent\.p1\.lab\.", zone)
+                  and re.search(r"ns\.p2\.example\.lab\.\s+5\s+IN\s+A\s+127\.0\.0\.1", zone),
+                  "owner's zone after --add-provider 2:\n" + zone)
+
+            w = lab("wait", "--dir", d, "--timeout", "180", timeout=240)
+            no_crash(w)
+            print(f"  p2 added in {time.monotonic() - t0:.1f}s; " + w.lines[-1][:120])
+            both = {"ns.p1.example.lab.", "ns.p2.example.lab."}
+            wait_for("the follower to point Unbound at both providers",
+                     lambda: any(stub_of(ln) == both for ln in follower_events(d, "stub_changed")), 30)
+            st = json.loads(lab("status", "--json", "--dir", d).stdout)
+            check(set(st["delegation"]["parent_ns"] or []) == both
+                  and set(st["delegation"]["resolver_stub"]) == both, f"delegation: {st['delegation']}")
+            wait_for("www.example.lab. validated through Unbound with two providers",
+                     lambda: "ad" in resolve(res_port, "www.example.lab.").flags, 30)
+
+            # p1 leaves: "remove signer", the delegation and the stub shrink to p2.
+            e = lab("edit", "--dir", d, "--offboard", "1")
+            no_crash(e)
+            check("1 HSYNC changed" in e.stdout, "lab edit --offboard 1\n  " + e.describe())
+            w = lab("wait", "--dir", d, "--timeout", "180", timeout=240)
+            no_crash(w)
+            wait_for("the follower to point Unbound at p2 only",
+                     lambda: any(stub_of(ln) == {"ns.p2.example.lab."}
+                                 for ln in follower_events(d, "stub_changed")), 30)
+            r = lab("probe", "--dir", d, "--duration", "3", "--require-ad",
+                    "--names", "www.example.lab/A,example.lab/DNSKEY")
+            no_crash(r)
+            print("  " + r.lines[-1])
+            dn = lab("down", "--dir", d)
+            check(re.search(r"13 process\(es\) stopped", dn.stdout) is not None, "lab down\n  " + dn.describe())
+            check(not lab_processes(d), f"processes left after lab down: {lab_processes(d)}")
         finally:
             if (d / "lab.json").exists():
                 hsynctest.hsyncctl("lab", "down", "--dir", d, check_rc=None, timeout=60)

@@ -4,9 +4,11 @@
 //                   zone files, zone-file edits: pure functions on values, plus file writes
 //   lab_process.cc  starting processes (fork/exec, own session), checking and stopping them
 //                   by recorded PID, ports, the state file DIR/lab.json
-//   lab_sync.cc     talking to the running lab: SOA serials, the management API, the
-//                   stand-in agent (stand_in_agent_sync), waiting for propagation, the probe
-//   lab_command.cc  the command line: up, down, status, logs, edit, probe
+//   lab_sync.cc     talking to the running lab: SOA serials, the management API, waiting
+//                   for propagation and for the agents' processes, the probe
+//   lab_follow.cc   the delegation follower: Unbound's example.lab. stub follows the
+//                   parent's NS set (unbound-control stub_add)
+//   lab_command.cc  the command line: up, down, status, logs, edit, wait, probe, follow
 #pragma once
 
 #include <chrono>
@@ -36,7 +38,7 @@ struct lab_error : std::runtime_error {
 
 inline constexpr std::string_view parent_zone = "lab.";
 inline constexpr std::string_view child_zone = "example.lab.";
-inline constexpr int max_providers = 9;
+inline constexpr int max_providers = 9;  // planned: --providers plus --spare
 
 // Progress lines for the user (stdout), one per call.
 using reporter = std::function<void(const std::string&)>;
@@ -50,38 +52,49 @@ struct tsig_entry {
 };
 
 struct process_entry {
-    std::string name;  // parent, parent-signer, owner, pN-combiner, pN-signer, pN-auth, resolver
-    std::string role;  // auth, signer, combiner, unbound
-    int provider = 0;  // 1..N for pN-*, 0 otherwise
-    std::string zone;  // the zone it serves (the resolver: none)
+    std::string name;      // parent, parent-signer, owner, pN-combiner, pN-signer, pN-auth,
+                           // pN-agent, resolver, delegation-follower
+    std::string role;      // parent, auth, signer, combiner, agent, unbound, follower
+    int provider = 0;      // 1..N for pN-*, 0 otherwise
+    std::string zone;      // the zone it serves (the resolver: none)
     std::string upstream;  // the process it transfers the zone from ("" for primaries)
     uint16_t dns_port = 0;
-    uint16_t mgmt_port = 0;  // 0: no management API (the resolver)
+    uint16_t mgmt_port = 0;  // 0: no management API (the resolver, the follower)
     std::string dir, config, log, data_dir;
     std::string zone_file;              // primaries: the zone file the lab edits
     std::vector<std::string> keys;      // TSIG key names in its configuration
     std::vector<std::string> argv;      // what it runs (argv[0] absolute)
-    std::string identity;     // role agent: its identity (agent.pN.lab.)
-    uint16_t api_port = 0;    // role agent: its REST API (HTTPS)
-    std::string identity_ds;  // role agent: the DS of its identity zone's key, in lab.
+    std::string identity;               // role agent: its identity (agent.pN.lab.)
+    uint16_t api_port = 0;              // role agent: its REST API (HTTPS)
+    std::string identity_ds;            // role agent: the DS of its identity zone's key, in lab.
     long pid = 0;                       // 0: not started
     unsigned long long start_time = 0;  // /proc/PID/stat field 22, to tell a reused PID
 
-    bool is_hsyncd() const { return role != "unbound"; }
+    bool is_hsyncd() const { return role != "unbound" && role != "follower"; }
 };
 
+inline constexpr const char* sync_peer = "peer";
+inline constexpr const char* sync_leader_follower = "leader-follower";
+
 struct lab_state {
-    std::string dir;  // absolute
-    int providers = 2;
-    int64_t created = 0;          // seconds since the epoch
-    bool fixed_ports = false;     // --base-port given
-    std::string hsyncd, unbound;  // binaries
-    std::string trust_anchor;     // the DNSKEY RR (text) Unbound trusts for lab.
+    std::string dir;               // absolute
+    int planned = 3;               // providers planned: 1..planned have ports, configs and keys
+    std::vector<int> active;       // providers whose processes the lab started (up, edit)
+    int spare = 1;                 // --spare at up
+    uint32_t ttl = 10;             // --ttl: zones' $TTL, DNSKEY, DS, the agents' identity zones
+    std::string sync = sync_peer;  // --sync: peer | leader-follower
+    int64_t created = 0;           // seconds since the epoch
+    bool fixed_ports = false;      // --base-port given
+    std::string hsyncd, unbound, unbound_control, hsyncctl;  // binaries
+    std::string trust_anchor;  // the DNSKEY RR (text) Unbound trusts for lab.
     std::vector<tsig_entry> keys;
     std::vector<process_entry> processes;
 
+    bool is_active(int provider) const;
     const process_entry* find(std::string_view name) const;
     process_entry* find(std::string_view name);
+    // pN-<what> (what: combiner, signer, auth, agent).
+    const process_entry* provider_process(int n, std::string_view what) const;
     const tsig_entry* key(std::string_view name) const;
     // The process serving `zone` as its primary (parent or owner); nullptr if none.
     const process_entry* primary_of(std::string_view zone) const;
@@ -92,12 +105,21 @@ struct lab_state {
 
 // ------------------------------------------------------------------ lab_config.cc
 
-// Ports a lab of `providers` providers needs: DNS + management per hsyncd, DNS for Unbound.
-size_t ports_needed(int providers);
+// Ports a lab of `planned` providers needs: DNS + management per hsyncd, each agent's REST
+// API, DNS for Unbound.
+size_t ports_needed(int planned);
+
+struct plan_options {
+    int providers = 2;  // active at up: 1..providers
+    int spare = 1;      // planned but not started: providers+1..providers+spare
+    uint32_t ttl = 10;
+    std::string sync = sync_peer;
+    std::string hsyncd, unbound, unbound_control, hsyncctl;
+};
 // The whole lab as planned: every process with its ports (taken in order from `ports`),
 // directories, configuration paths, TSIG key names and files (secrets still empty).
-lab_state make_plan(const std::string& dir, int providers, const std::vector<uint16_t>& ports,
-                    const std::string& hsyncd, const std::string& unbound);
+lab_state make_plan(const std::string& dir, const plan_options& o,
+                    const std::vector<uint16_t>& ports);
 // Fills every key's secret with fresh random bytes.
 void generate_secrets(lab_state& st);
 std::string tsig_key_file_text(const tsig_entry& k);
@@ -105,13 +127,22 @@ std::string tsig_key_file_text(const tsig_entry& k);
 std::string hsyncd_config(const lab_state& st, const process_entry& p);
 // The key that signs p's management requests (its management-key-file; hsyncd creates it).
 std::string management_key_path(const process_entry& p);
-std::string unbound_config(const lab_state& st, const process_entry& p);
+// Unbound's configuration; its example.lab. stub lists `stub_ports` (the auth servers of
+// the providers the parent's delegation names; the follower keeps it current).
+std::string unbound_config(const lab_state& st, const process_entry& p,
+                           const std::vector<uint16_t>& stub_ports);
+// The auth servers of the providers active at up (the parent's delegation then).
+std::vector<uint16_t> initial_stub_ports(const lab_state& st);
+// Unbound's remote control socket (unix): DIR/resolver/unbound.ctl.
+std::string unbound_control_socket(const process_entry& resolver);
 // DIR/trust-anchor: the lab's trust anchor for the parent role (a comment until known).
 std::string trust_anchor_path(const lab_state& st);
 std::string parent_zone_text(const lab_state& st, uint32_t serial);
 std::string child_zone_text(const lab_state& st, uint32_t serial);
-// The HSYNC identity of provider n: agent.pN.lab. (room for the agents' identity zones).
+// The HSYNC identity of provider n: agent.pN.lab. (its agent's identity zone).
 std::string provider_identity(int n);
+// Provider n's nameserver for example.lab.: ns.pN.example.lab.
+std::string provider_nameserver(int n);
 
 // Makes every agent's identity zone key (in its data directory, where the agent finds it)
 // and records its DS, so that lab. delegates the identity zones securely from the start.
@@ -120,7 +151,7 @@ void make_agent_identity_keys(lab_state& st);
 // Writes the configurations, zone files and key files of a fresh plan.
 void write_lab_files(const lab_state& st);
 
-// A change to a zone file (lab edit, and the stand-in agent's DS update).
+// A change to a zone file (lab edit).
 struct zone_change {
     struct removal {
         dns::name owner;
@@ -131,20 +162,29 @@ struct zone_change {
     std::vector<dns::rr> add;
     std::vector<removal> remove;
     std::vector<std::pair<std::string, bool>> hsync_state;  // identity name, ON?
+    // New providers: an HSYNC record ON, Sign YES with the NSMgmt the others use (or
+    // `nsmgmt_agent`); one already there is set so.
+    std::vector<std::string> hsync_add;
+    std::optional<bool> nsmgmt_agent;  // every HSYNC record's NSMgmt: AGENT (true) or OWNER
+    uint32_t ttl = 10;                 // of an HSYNC RRset that does not exist yet
 };
-// "www 300 IN A 192.0.2.1" (names relative to origin). Throws lab_error.
-dns::rr parse_add(std::string_view text, const dns::name& origin);
+// "www 300 IN A 192.0.2.1" (names relative to origin; TTL default `ttl`). Throws lab_error.
+dns::rr parse_add(std::string_view text, const dns::name& origin, uint32_t ttl);
 // "NAME [TYPE [RDATA]]". Throws lab_error.
 zone_change::removal parse_delete(std::string_view text, const dns::name& origin);
 // "pN=on|off" -> identity of provider N and the state. Throws lab_error.
-std::pair<std::string, bool> parse_hsync_state(std::string_view text, int providers);
+std::pair<std::string, bool> parse_hsync_state(std::string_view text, int planned);
+// The identities (canonical text) of the zone's apex HSYNC records with State ON.
+std::vector<std::string> hsync_on_identities(const std::vector<dns::rr>& zone,
+                                             const dns::name& origin);
 
 struct change_result {
     uint32_t old_serial = 0, new_serial = 0;
-    size_t added = 0, removed = 0, hsync_changed = 0;
-    std::vector<std::string> notes;  // e.g. "already there: ..."
+    size_t added = 0, removed = 0, hsync_changed = 0;  // hsync_changed: State or NSMgmt
+    std::vector<std::string> notes;                    // e.g. "already there: ..."
 };
-// Applies `c` to the records of a zone, then raises the SOA serial by one (RFC 1982).
+// Applies `c` to the records of a zone (deletions, additions, new HSYNC records, States,
+// NSMgmt), then raises the SOA serial by one (RFC 1982).
 // Throws lab_error when a removal matches nothing, an HSYNC identity is missing, the
 // change touches the SOA, or a record is outside the zone.
 change_result apply_change(std::vector<dns::rr>& zone, const dns::name& origin,
@@ -168,6 +208,10 @@ std::string marker_path(const std::string& dir);
 // hsyncd next to this hsyncctl, or $HSYNCD; unbound from $HSYNC_UNBOUND or PATH+/usr/sbin.
 std::string find_hsyncd();
 std::string find_unbound();
+// unbound-control from $HSYNC_UNBOUND_CONTROL, else next to `unbound`, else PATH+/usr/sbin.
+std::string find_unbound_control(const std::string& unbound);
+// This program (/proc/self/exe): the follower runs it as `lab follow`.
+std::string find_hsyncctl();
 
 // Saves DIR/lab.json atomically. Throws lab_error.
 void save_state(const lab_state& st);
@@ -220,21 +264,33 @@ std::vector<hop_serial> collect_serials(const lab_state& st);
 // Waits until every hop is in sync; returns the serials. Throws lab_error on timeout.
 std::vector<hop_serial> wait_settled(const lab_state& st, std::chrono::milliseconds timeout);
 
-// Waits until every signer (parent's and providers') has its keys and a signed zone;
-// returns the DNSKEY text of the parent signer's KSK (the lab's trust anchor).
+// Waits until the parent's signer has its keys and a signed lab.; returns the DNSKEY text
+// of its KSK (the lab's trust anchor).
 std::string wait_trust_anchor(const lab_state& st, std::chrono::milliseconds timeout);
+// Waits until a signer has keys for its zone and has signed it.
+void wait_signed(const process_entry& signer, std::chrono::milliseconds timeout);
 
-// THE STAND-IN AGENT. Until the agents exist (a later issue), the lab does their one-time
-// job at `up` so that example.lab. validates from every provider:
-//   1. reads every provider signer's keys (GET /zones/example.lab./keys);
-//   2. sends the union of all providers' DNSKEYs and the CDS (SHA-256) of every provider's
-//      KSK to every combiner, as an RFC 2136 UPDATE signed with that provider's agent TSIG
-//      key (pN-agent.);
-//   3. waits until every provider's auth serves a DNSKEY RRset with all of them;
-//   4. waits until the parent role has taken the CDS into DS (docs/parent.md: it scans
-//      every provider's auth server) and the parent's signer serves that DS.
-// The agents' issue replaces this one function (lab_command.cc calls it in one place).
-void stand_in_agent_sync(lab_state& st, std::chrono::milliseconds timeout, const reporter& say);
+// What an agent says of its multi-signer process for example.lab.
+// (GET /agent/process/example.lab., docs/lab.md "lab wait").
+struct agent_process {
+    std::string agent;  // the lab's process name, pN-agent
+    bool answered = false;
+    std::string process, step_name, waiting_for, error, leader;
+    int step = 0;
+    std::vector<std::string> members;  // canonical identities
+    std::string problem;               // no answer: why
+};
+agent_process query_agent_process(const process_entry& agent);
+// Waits until every running agent says process "none" with no error and members equal to
+// the owner's HSYNC State=ON identities, and every running hop is in sync. Says one line
+// whenever an agent's process/step/waiting_for changes. Throws lab_error on timeout,
+// naming the agents not done.
+void wait_agents_done(const lab_state& st, std::chrono::milliseconds timeout, const reporter& say);
+
+// The NS names `port` serves for `zone` (non-recursive; the referral's authority section or
+// the answer), canonical text; nullopt if no usable answer.
+std::optional<std::vector<std::string>> delegation_ns(uint16_t port, std::string_view zone,
+                                                      std::chrono::milliseconds timeout);
 
 // Replaces the zone file of `zone`'s primary with the change applied and reloads it
 // through the management API. Returns what changed.
@@ -269,5 +325,14 @@ struct resolve_result {
 resolve_result resolve(uint16_t port, std::string_view name, uint16_t qtype,
                        std::chrono::milliseconds timeout);
 std::string ede_name(uint16_t code);
+
+// ------------------------------------------------------------------ lab_follow.cc
+
+// `lab follow --dir DIR`: the delegation follower process. Polls parent-signer for the NS
+// set of example.lab. and keeps Unbound's example.lab. stub at those providers' auth
+// servers. Runs until killed; returns only on a start-up error (exit status).
+int run_follower(const std::string& dir);
+// The ports of the example.lab. stub in Unbound's configuration file (what the stub holds).
+std::vector<uint16_t> configured_stub_ports(const std::string& unbound_config_path);
 
 }  // namespace hsync::cmd::lab

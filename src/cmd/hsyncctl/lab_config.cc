@@ -42,16 +42,31 @@ std::string pname(int n, const char* what) {
     return "p" + std::to_string(n) + "-" + what;
 }
 
-// Lab timings (docs/lab.md "Timing"): short TTLs so that changes show within seconds.
-constexpr uint32_t zone_ttl = 30;             // $TTL of both zones
-constexpr uint32_t negative_ttl = 5;          // SOA MINIMUM (RFC 2308)
-constexpr uint32_t dnskey_ttl = 60;           // the signers' policy
+// Lab timings (docs/lab.md "Timing"): short TTLs (--ttl) so that changes show within
+// seconds. The SOA MINIMUM (negative TTL, RFC 2308) stays at 5 s or below the TTL.
+uint32_t negative_ttl(uint32_t ttl) {
+    return std::min<uint32_t>(5, ttl);
+}
 constexpr const char* secondary_retry = "2";  // seconds: a secondary started before its
                                               // primary listens tries again soon
+
+std::string provider_label(int n) {
+    std::string label = "p";  // (not "p" + ...: g++ 12 warns falsely, -Wrestrict)
+    label += std::to_string(n);
+    return label;
+}
 
 }  // namespace
 
 // ------------------------------------------------------------------ lab_state
+
+bool lab_state::is_active(int provider) const {
+    return std::find(active.begin(), active.end(), provider) != active.end();
+}
+
+const process_entry* lab_state::provider_process(int n, std::string_view what) const {
+    return find(pname(n, std::string(what).c_str()));
+}
 
 const process_entry* lab_state::find(std::string_view name) const {
     for (const auto& p : processes)
@@ -81,11 +96,18 @@ json lab_state::to_json() const {
     json j;
     j["version"] = 1;
     j["dir"] = dir;
-    j["providers"] = providers;
+    j["providers"] = active.size();  // running providers (the others are spare)
+    j["planned_providers"] = planned;
+    j["active_providers"] = active;
+    j["spare"] = spare;
+    j["ttl"] = ttl;
+    j["sync"] = sync;
     j["created"] = created;
     j["fixed_ports"] = fixed_ports;
     j["hsyncd"] = hsyncd;
     j["unbound"] = unbound;
+    j["unbound_control"] = unbound_control;
+    j["hsyncctl"] = hsyncctl;
     j["trust_anchor"] = trust_anchor;
     j["zones"] = {{"parent", std::string(parent_zone)}, {"customer", std::string(child_zone)}};
     j["tsig_keys"] = json::array();
@@ -130,11 +152,23 @@ lab_state lab_state::from_json(const json& j) {
     try {
         lab_state st;
         st.dir = j.at("dir").get<std::string>();
-        st.providers = j.at("providers").get<int>();
+        // A lab started before spare providers existed: all planned, all active.
+        st.planned = j.value("planned_providers", j.at("providers").get<int>());
+        if (j.contains("active_providers")) {
+            st.active = j.at("active_providers").get<std::vector<int>>();
+        } else {
+            for (int n = 1; n <= st.planned; ++n)
+                st.active.push_back(n);
+        }
+        st.spare = j.value("spare", 0);
+        st.ttl = j.value("ttl", uint32_t{10});
+        st.sync = j.value("sync", std::string(sync_peer));
         st.created = j.value("created", int64_t{0});
         st.fixed_ports = j.value("fixed_ports", false);
         st.hsyncd = j.value("hsyncd", "");
         st.unbound = j.value("unbound", "");
+        st.unbound_control = j.value("unbound_control", "");
+        st.hsyncctl = j.value("hsyncctl", "");
         st.trust_anchor = j.value("trust_anchor", "");
         for (const auto& k : j.at("tsig_keys"))
             st.keys.push_back({k.at("name").get<std::string>(),
@@ -172,23 +206,37 @@ lab_state lab_state::from_json(const json& j) {
 
 // ------------------------------------------------------------------ the plan
 
-size_t ports_needed(int providers) {
-    // DNS + management per hsyncd, the agents' REST API, Unbound's DNS.
-    return 2 * (3 + 4 * static_cast<size_t>(providers)) + static_cast<size_t>(providers) + 1;
+size_t ports_needed(int planned) {
+    // DNS + management per hsyncd, the agents' REST API, Unbound's DNS (the follower has
+    // none).
+    return 2 * (3 + 4 * static_cast<size_t>(planned)) + static_cast<size_t>(planned) + 1;
 }
 
 std::string provider_identity(int n) {
-    return "agent.p" + std::to_string(n) + ".lab.";
+    return "agent." + provider_label(n) + ".lab.";
 }
 
-lab_state make_plan(const std::string& dir, int providers, const std::vector<uint16_t>& ports,
-                    const std::string& hsyncd, const std::string& unbound) {
+std::string provider_nameserver(int n) {
+    return "ns." + provider_label(n) + "." + std::string(child_zone);
+}
+
+lab_state make_plan(const std::string& dir, const plan_options& o,
+                    const std::vector<uint16_t>& ports) {
+    const int providers = o.providers + o.spare;
     if (ports.size() < ports_needed(providers)) throw lab_error("make_plan: not enough ports");
     lab_state st;
     st.dir = dir;
-    st.providers = providers;
-    st.hsyncd = hsyncd;
-    st.unbound = unbound;
+    st.planned = providers;
+    for (int n = 1; n <= o.providers; ++n)
+        st.active.push_back(n);
+    st.spare = o.spare;
+    st.ttl = o.ttl;
+    st.sync = o.sync;
+    st.hsyncd = o.hsyncd;
+    st.unbound = o.unbound;
+    st.unbound_control = o.unbound_control;
+    st.hsyncctl = o.hsyncctl;
+    const std::string& hsyncd = o.hsyncd;
     size_t next = 0;
     auto key = [&](const std::string& name, const std::string& purpose) {
         st.keys.push_back({name + ".", "hmac-sha256", "", dir + "/keys/" + name + ".key", purpose});
@@ -214,7 +262,7 @@ lab_state make_plan(const std::string& dir, int providers, const std::vector<uin
             // a log in the lab's directory. The profile attaches by path; the copy is the
             // same program, run unprivileged for this lab only (docs/lab.md).
             const char* env = std::getenv("HSYNC_UNBOUND");
-            std::string exe = env && *env ? unbound : p.dir + "/unbound";
+            std::string exe = env && *env ? o.unbound : p.dir + "/unbound";
             p.argv = {exe, "-d", "-p", "-c", p.config};
         } else {
             p.mgmt_port = ports[next++];
@@ -253,14 +301,24 @@ lab_state make_plan(const std::string& dir, int providers, const std::vector<uin
         add(pname(n, "auth"), "auth", n, child_zone, pname(n, "signer"), {ax});
     }
     // The agents: each a secondary of its provider's signer and the primary of its identity
-    // zone agent.pN.lab. (delegated from lab. with DS).
+    // zone agent.pN.lab. (delegated from lab. with DS); it sends UPDATEs to its combiner
+    // with pN-agent. (after the transfer key: a secondary fetches with its first key that
+    // its upstream has).
     for (int n = 1; n <= providers; ++n) {
         auto& p = add(pname(n, "agent"), "agent", n, child_zone, pname(n, "signer"),
-                      {pname(n, "agent-xfr") + "."});
+                      {pname(n, "agent-xfr") + ".", pname(n, "agent") + "."});
         p.identity = provider_identity(n);
         p.api_port = ports[next++];
     }
     add("resolver", "unbound", 0, "", "", {});
+    // The delegation follower (lab_follow.cc): no port; this hsyncctl, `lab follow`.
+    process_entry f;
+    f.name = "delegation-follower";
+    f.role = "follower";
+    f.dir = dir + "/" + f.name;
+    f.log = f.dir + "/log";
+    f.argv = {o.hsyncctl, "lab", "follow", "--dir", dir};
+    st.processes.push_back(std::move(f));
     return st;
 }
 
@@ -309,18 +367,18 @@ std::string hsyncd_config(const lab_state& st, const process_entry& p) {
         y += "parent:\n";
         y += "  scan-interval: 2\n  notify-min-interval: 0\n";
         y += "  initial-ds: accept-after-delay\n  initial-ds-delay: 0\n";
-        y += "  ds-ttl: " + std::to_string(zone_ttl) + "\n";
+        y += "  ds-ttl: " + std::to_string(st.ttl) + "\n";
         y += "  timeout: 2000\n";
         y += "  resolver:\n";
         y += "    trust-anchor-file: " + q(trust_anchor_path(st)) + "\n";
         y += "    stubs:\n      - {zone: " + q(std::string(parent_zone)) + ", servers: [" +
              q(addr(ps->dns_port)) + "]}\n";
+        // Every planned provider's, spare ones too: one added later is scanned as well.
         y += "  nameservers:\n";
         for (const auto& a : st.processes)
             if (a.role == "auth" && a.provider > 0)
-                y += "    " +
-                     q("ns.p" + std::to_string(a.provider) + "." + std::string(child_zone)) + ": " +
-                     q(addr(a.dns_port)) + "\n";
+                y +=
+                    "    " + q(provider_nameserver(a.provider)) + ": " + q(addr(a.dns_port)) + "\n";
         y += "  dsync: {target: " + q("ns." + std::string(parent_zone)) +
              ", port: " + std::to_string(p.dns_port) + "}\n";
     }
@@ -330,12 +388,18 @@ std::string hsyncd_config(const lab_state& st, const process_entry& p) {
         const process_entry* ps = st.find("parent-signer");
         y += "agent:\n";
         y += "  identity: " + q(p.identity) + "\n";
-        y += "  ttl: " + std::to_string(zone_ttl) + "\n";
+        y += "  ttl: " + std::to_string(st.ttl) + "\n";
         y += "  nameservers: [{name: " + q("ns." + p.identity) + ", addresses: [127.0.0.1]}]\n";
-        y += "  provider-nameservers: [" +
-             q("ns.p" + std::to_string(p.provider) + "." + std::string(child_zone)) + "]\n";
+        y += "  provider-nameservers: [" + q(provider_nameserver(p.provider)) + "]\n";
         y += "  heartbeat-interval: 5\n  retry-initial: 1\n  retry-max: 10\n";
         y += "  message-timeout: 1000\n";
+        if (st.sync == sync_leader_follower) y += "  peer-sync: false\n";
+        // Its combiner takes its UPDATEs (keys, CDS, NS) with pN-agent.; the parent's
+        // servers are asked for DS and NS directly.
+        const process_entry* combiner = st.provider_process(p.provider, "combiner");
+        y += "  combiner: {server: " + q(addr(combiner->dns_port)) +
+             ", key: " + q(pname(p.provider, "agent") + ".") + "}\n";
+        y += "  parent-nameservers: [" + q(addr(ps->dns_port)) + "]\n";
         if (p.api_port) y += "  api: {listen: " + q(addr(p.api_port)) + "}\n";
         // Anyone on the lab's loopback may transfer the identity zone (dig, dnssec-verify).
         y += "  identity-allow-transfer: [\"127.0.0.1\"]\n";
@@ -355,7 +419,7 @@ std::string hsyncd_config(const lab_state& st, const process_entry& p) {
              "    algorithm: ecdsap256sha256\n"
              "    keys: ksk-zsk\n"
              "    dnskey-ttl: " +
-             std::to_string(dnskey_ttl) +
+             std::to_string(st.ttl) +
              "\n"
              "    signature-validity: 14d\n"
              "    signature-refresh: 7d\n";
@@ -389,16 +453,25 @@ std::string hsyncd_config(const lab_state& st, const process_entry& p) {
             y += (i ? ", " : "") + q(addr(downstream[i]->dns_port));
         y += "]\n";
     }
-    // Transfers out: with the key of each downstream hop; pN-auth and parent-signer (the
-    // ends of the chains) with their own key, so that `dig -k` can look at them.
+    // Transfers out: with the key of each downstream hop; pN-auth, pN-agent and
+    // parent-signer (the ends of the chains) with their own transfer key, so that `dig -k`
+    // can look at them. The UPDATE keys (pN-agent.) never allow a transfer.
+    auto is_update_key = [](const std::string& k) {
+        return k.find("-agent.") != std::string::npos;
+    };
     std::vector<std::string> out_keys;
     for (const auto* d : downstream)
         for (const auto& k : d->keys)
             if (std::find(p.keys.begin(), p.keys.end(), k) != p.keys.end() &&
                 std::find(out_keys.begin(), out_keys.end(), k) == out_keys.end() &&
-                k.find("-agent.") == std::string::npos)
+                !is_update_key(k))
                 out_keys.push_back(k);
-    if (downstream.empty() && !p.keys.empty()) out_keys.push_back(p.keys.back());
+    if (downstream.empty())
+        for (auto k = p.keys.rbegin(); k != p.keys.rend(); ++k)
+            if (!is_update_key(*k)) {
+                out_keys.push_back(*k);
+                break;
+            }
     if (!out_keys.empty()) {
         y += "    allow-transfer: [";
         for (size_t i = 0; i < out_keys.size(); ++i)
@@ -413,7 +486,19 @@ std::string hsyncd_config(const lab_state& st, const process_entry& p) {
     return y;
 }
 
-std::string unbound_config(const lab_state& st, const process_entry& p) {
+std::string unbound_control_socket(const process_entry& resolver) {
+    return resolver.dir + "/unbound.ctl";
+}
+
+std::vector<uint16_t> initial_stub_ports(const lab_state& st) {
+    std::vector<uint16_t> out;
+    for (int n : st.active)
+        out.push_back(st.provider_process(n, "auth")->dns_port);
+    return out;
+}
+
+std::string unbound_config(const lab_state& st, const process_entry& p,
+                           const std::vector<uint16_t>& stub_ports) {
     std::string c =
         "# " + p.name + ": the lab's validating resolver, generated by hsyncctl lab up\n";
     c += "server:\n";
@@ -442,15 +527,20 @@ std::string unbound_config(const lab_state& st, const process_entry& p) {
     const process_entry* ps = st.find("parent-signer");
     c += "\nstub-zone:\n    name: " + q(std::string(parent_zone)) + "\n";
     c += "    stub-addr: 127.0.0.1@" + std::to_string(ps->dns_port) + "\n";
+    // Where the parent's delegation points (every server shares 127.0.0.1, so a real
+    // referral cannot reach them); the delegation follower keeps it current.
     c += "\nstub-zone:\n    name: " + q(std::string(child_zone)) + "\n";
-    for (const auto& a : st.processes)
-        if (a.role == "auth" && a.provider > 0)
-            c += "    stub-addr: 127.0.0.1@" + std::to_string(a.dns_port) + "\n";
+    for (uint16_t port : stub_ports)
+        c += "    stub-addr: 127.0.0.1@" + std::to_string(port) + "\n";
     for (const auto& a : st.processes)
         if (a.role == "agent")
             c += "\nstub-zone:\n    name: " + q(a.identity) + "\n    stub-addr: 127.0.0.1@" +
                  std::to_string(a.dns_port) + "\n";
-    c += "\nremote-control:\n    control-enable: no\n";
+    // For the follower's unbound-control: a unix socket in the lab's directory, so only
+    // this user reaches it (no certificates needed).
+    c += "\nremote-control:\n    control-enable: yes\n";
+    c += "    control-interface: " + q(unbound_control_socket(p)) + "\n";
+    c += "    control-use-cert: no\n";
     return c;
 }
 
@@ -462,19 +552,21 @@ std::string parent_zone_text(const lab_state& st, uint32_t serial) {
     std::string z =
         "; lab. - the lab's parent zone (its \"TLD\"), generated by hsyncctl lab up.\n"
         "; Change it with `hsyncctl lab edit --zone lab. ...` (which raises the serial).\n";
-    z += "$ORIGIN lab.\n$TTL " + std::to_string(zone_ttl) + "\n";
+    z += "$ORIGIN lab.\n$TTL " + std::to_string(st.ttl) + "\n";
     z += "@  IN SOA ns.lab. hostmaster.lab. " + std::to_string(serial) + " 60 2 1209600 " +
-         std::to_string(negative_ttl) + "\n";
+         std::to_string(negative_ttl(st.ttl)) + "\n";
     z += "@  IN NS ns.lab.\nns IN A 127.0.0.1\n";
-    z += "; the delegation of the customer zone (its DS: the parent role, from the CDS)\n";
-    for (int n = 1; n <= st.providers; ++n)
-        z += "example IN NS ns.p" + std::to_string(n) + ".example.lab.\n";
-    for (int n = 1; n <= st.providers; ++n)
-        z += "ns.p" + std::to_string(n) + ".example IN A 127.0.0.1\n";
+    z += "; the delegation of the customer zone to the active providers (its DS, and later NS\n"
+         "; changes: the parent role, from the CDS and CSYNC the agents have published)\n";
+    for (int n : st.active)
+        z += "example IN NS " + provider_nameserver(n) + "\n";
+    for (int n : st.active)
+        z += "ns." + provider_label(n) + ".example IN A 127.0.0.1\n";
     z += "; the providers' agents' identity zones (docs/agent.md), delegated securely\n";
     for (const auto& p : st.processes) {
         if (p.role != "agent") continue;
-        std::string label = p.identity.substr(0, p.identity.size() - std::string(parent_zone).size() - 1);
+        std::string label =
+            p.identity.substr(0, p.identity.size() - std::string(parent_zone).size() - 1);
         z += label + " IN NS ns." + label + "\n";
         z += "ns." + label + " IN A 127.0.0.1\n";
         if (!p.identity_ds.empty()) z += p.identity_ds + "\n";
@@ -487,17 +579,17 @@ std::string child_zone_text(const lab_state& st, uint32_t serial) {
         "; example.lab. - the customer zone, at its owner's primary; generated by hsyncctl lab "
         "up.\n"
         "; Change it with `hsyncctl lab edit ...` (which raises the serial and reloads).\n";
-    z += "$ORIGIN example.lab.\n$TTL " + std::to_string(zone_ttl) + "\n";
+    z += "$ORIGIN example.lab.\n$TTL " + std::to_string(st.ttl) + "\n";
     z += "@  IN SOA ns.p1.example.lab. hostmaster.example.lab. " + std::to_string(serial) +
-         " 60 2 1209600 " + std::to_string(negative_ttl) + "\n";
-    for (int n = 1; n <= st.providers; ++n)
-        z += "@  IN NS ns.p" + std::to_string(n) + "\n";
+         " 60 2 1209600 " + std::to_string(negative_ttl(st.ttl)) + "\n";
+    for (int n : st.active)
+        z += "@  IN NS ns." + provider_label(n) + "\n";
     z += "; the providers that serve and sign this zone (State NSMgmt Sign Identity)\n";
-    for (int n = 1; n <= st.providers; ++n)
+    for (int n : st.active)
         z += "@  IN HSYNC ON OWNER YES " + provider_identity(n) + "\n";
-    for (int n = 1; n <= st.providers; ++n)
-        z += "ns.p" + std::to_string(n) + " IN A 127.0.0.1\n";
-    z += "@   IN TXT \"hsync lab: served by " + std::to_string(st.providers) + " providers\"\n";
+    for (int n : st.active)
+        z += "ns." + provider_label(n) + " IN A 127.0.0.1\n";
+    z += "@   IN TXT \"hsync lab: served by " + std::to_string(st.active.size()) + " providers\"\n";
     z += "www IN A 192.0.2.1\nwww IN AAAA 2001:db8::1\n";
     return z;
 }
@@ -533,7 +625,7 @@ void make_agent_identity_keys(lab_state& st) {
         fs::create_directories(dir, ec);
         if (ec) throw lab_error("cannot create " + dir + ": " + ec.message());
         dnssec::write_key_files(k, dir);
-        p.identity_ds = dnssec::make_ds(k, 2, zone_ttl).to_text();
+        p.identity_ds = dnssec::make_ds(k, 2, st.ttl).to_text();
     }
 }
 
@@ -593,6 +685,40 @@ std::string trim(std::string_view s) {
     return a == std::string_view::npos ? std::string() : std::string(s.substr(a, b - a + 1));
 }
 
+// HSYNC RDATA (docs/protocol.md): State, NSMgmt, Sign, Identity.
+constexpr uint8_t hsync_on = 1, hsync_off = 2;
+constexpr uint8_t nsmgmt_owner = 1, nsmgmt_agent = 2;
+constexpr uint8_t sign_yes = 1;
+
+// The Identity of an apex HSYNC record; nullopt for anything else or a malformed one.
+std::optional<dns::name> hsync_identity(const dns::rr& r, const dns::name& origin) {
+    if (r.type != dns::hsync_code() || !(r.owner == origin) || r.rdata.size() < 4)
+        return std::nullopt;
+    try {
+        return dns::name::from_wire(std::span(r.rdata).subspan(3));
+    } catch (const dns::dns_error&) {
+        return std::nullopt;
+    }
+}
+
+// The NSMgmt the zone's HSYNC records mean together (docs/protocol.md): AGENT only when
+// every State=ON record says AGENT (with no ON record: every record).
+uint8_t zone_nsmgmt(const std::vector<dns::rr>& zone, const dns::name& origin) {
+    size_t on = 0, on_agent = 0, all = 0, all_agent = 0;
+    for (const auto& r : zone) {
+        if (!hsync_identity(r, origin)) continue;
+        ++all;
+        bool agent = r.rdata[1] == nsmgmt_agent;
+        all_agent += agent;
+        if (r.rdata[0] == hsync_on) {
+            ++on;
+            on_agent += agent;
+        }
+    }
+    if (on > 0) return on == on_agent ? nsmgmt_agent : nsmgmt_owner;
+    return all > 0 && all == all_agent ? nsmgmt_agent : nsmgmt_owner;
+}
+
 }  // namespace
 
 uint32_t soa_serial_of(const dns::rr& soa) {
@@ -610,9 +736,9 @@ void set_soa_serial(dns::rr& soa, uint32_t serial) {
     soa.rdata[i + 3] = static_cast<uint8_t>(serial);
 }
 
-dns::rr parse_add(std::string_view text, const dns::name& origin) {
+dns::rr parse_add(std::string_view text, const dns::name& origin, uint32_t ttl) {
     try {
-        dns::rr r = dns::rr::from_text(trim(text), origin, zone_ttl);
+        dns::rr r = dns::rr::from_text(trim(text), origin, ttl);
         return r;
     } catch (const dns::dns_error& e) {
         throw lab_error("--add '" + std::string(text) + "': " + e.what() +
@@ -651,7 +777,7 @@ zone_change::removal parse_delete(std::string_view text, const dns::name& origin
     return r;
 }
 
-std::pair<std::string, bool> parse_hsync_state(std::string_view text, int providers) {
+std::pair<std::string, bool> parse_hsync_state(std::string_view text, int planned) {
     auto eq = text.find('=');
     std::string who = trim(text.substr(0, eq));
     std::string what = eq == std::string_view::npos ? "" : trim(text.substr(eq + 1));
@@ -660,10 +786,9 @@ std::pair<std::string, bool> parse_hsync_state(std::string_view text, int provid
     if (who.size() >= 2 && (who[0] == 'p' || who[0] == 'P') &&
         std::all_of(who.begin() + 1, who.end(), ::isdigit))
         n = std::atoi(who.c_str() + 1);
-    if (n < 1 || n > providers || (what != "on" && what != "off"))
+    if (n < 1 || n > planned || (what != "on" && what != "off"))
         throw lab_error("--hsync-state '" + std::string(text) +
-                        "': expected pN=on or pN=off with N from 1 to " +
-                        std::to_string(providers));
+                        "': expected pN=on or pN=off with N from 1 to " + std::to_string(planned));
     return {provider_identity(n), what == "on"};
 }
 
@@ -720,20 +845,46 @@ change_result apply_change(std::vector<dns::rr>& zone, const dns::name& origin,
         zone.push_back(a);
         ++res.added;
     }
+    if (!c.hsync_add.empty()) {
+        // A new provider joins with the NSMgmt the zone already uses (or the one asked
+        // for), so that adding it does not change who manages the NS RRset.
+        uint8_t mgmt = c.nsmgmt_agent ? (*c.nsmgmt_agent ? nsmgmt_agent : nsmgmt_owner)
+                                      : zone_nsmgmt(zone, origin);
+        uint32_t ttl = c.ttl;
+        for (const auto& r : zone)
+            if (hsync_identity(r, origin)) ttl = r.ttl;  // RFC 2181 §5.2: one TTL per RRset
+        for (const auto& identity : c.hsync_add) {
+            dns::name id = dns::name::from_text(identity);
+            bool found = false;
+            for (auto& r : zone) {
+                auto rid = hsync_identity(r, origin);
+                if (!rid || !(*rid == id)) continue;
+                found = true;
+                if (r.rdata[0] != hsync_on || r.rdata[1] != mgmt || r.rdata[2] != sign_yes) {
+                    r.rdata[0] = hsync_on;
+                    r.rdata[1] = mgmt;
+                    r.rdata[2] = sign_yes;
+                    ++res.hsync_changed;
+                } else {
+                    res.notes.push_back("HSYNC of " + identity + " is already ON");
+                }
+            }
+            if (found) continue;
+            zone.push_back(dns::rr::from_text(
+                origin.to_text() + " " + std::to_string(ttl) + " IN HSYNC ON " +
+                    (mgmt == nsmgmt_agent ? "AGENT" : "OWNER") + " YES " + id.to_text(),
+                origin));
+            ++res.added;
+        }
+    }
     for (const auto& [identity, on] : c.hsync_state) {
         dns::name id = dns::name::from_text(identity);
         bool found = false;
         for (auto& r : zone) {
-            if (r.type != dns::hsync_code() || !(r.owner == origin) || r.rdata.size() < 4) continue;
-            dns::name rid;
-            try {
-                rid = dns::name::from_wire(std::span(r.rdata).subspan(3));
-            } catch (const dns::dns_error&) {
-                continue;
-            }
-            if (!(rid == id)) continue;
+            auto rid = hsync_identity(r, origin);
+            if (!rid || !(*rid == id)) continue;
             found = true;
-            uint8_t want = on ? 1 : 2;  // State: 1 ON, 2 OFF (docs/protocol.md)
+            uint8_t want = on ? hsync_on : hsync_off;
             if (r.rdata[0] != want) {
                 r.rdata[0] = want;
                 ++res.hsync_changed;
@@ -745,11 +896,36 @@ change_result apply_change(std::vector<dns::rr>& zone, const dns::name& origin,
             throw lab_error("--hsync-state: no HSYNC record for " + identity + " at " +
                             origin.to_text());
     }
+    if (c.nsmgmt_agent) {
+        uint8_t want = *c.nsmgmt_agent ? nsmgmt_agent : nsmgmt_owner;
+        bool any = false;
+        for (auto& r : zone) {
+            if (!hsync_identity(r, origin)) continue;
+            any = true;
+            if (r.rdata[1] != want) {
+                r.rdata[1] = want;
+                ++res.hsync_changed;
+            }
+        }
+        if (!any) throw lab_error("--nsmgmt: " + origin.to_text() + " has no HSYNC records");
+    }
     // RFC 1982 serial arithmetic: +1 wraps past 2^32-1 to 0, which is "after" it; the
     // auth role skips nothing, so 0 is a fine serial too.
     res.new_serial = res.old_serial + 1;
     set_soa_serial(find_soa(), res.new_serial);
     return res;
+}
+
+std::vector<std::string> hsync_on_identities(const std::vector<dns::rr>& zone,
+                                             const dns::name& origin) {
+    std::vector<std::string> out;
+    for (const auto& r : zone)
+        if (auto id = hsync_identity(r, origin); id && r.rdata[0] == hsync_on) {
+            std::string text = id->canonical().to_text();
+            if (std::find(out.begin(), out.end(), text) == out.end()) out.push_back(text);
+        }
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 std::vector<dns::rr> read_zone_file(const std::string& path, const dns::name& origin) {

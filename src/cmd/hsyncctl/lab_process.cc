@@ -124,6 +124,34 @@ std::string find_unbound() {
     throw lab_error("unbound is not installed (Debian package \"unbound\"): run scripts/setup");
 }
 
+std::string find_unbound_control(const std::string& unbound) {
+    if (const char* e = std::getenv("HSYNC_UNBOUND_CONTROL"); e && *e) {
+        if (!executable(e))
+            throw lab_error(std::string("HSYNC_UNBOUND_CONTROL=") + e + " is not an executable");
+        return fs::absolute(e).string();
+    }
+    // The one that belongs to that unbound first (both come with Debian's "unbound").
+    auto beside = (fs::path(unbound).parent_path() / "unbound-control").string();
+    if (executable(beside)) return beside;
+    std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
+    path += ":/usr/sbin:/usr/local/sbin:/sbin";
+    std::istringstream in(path);
+    std::string dir;
+    while (std::getline(in, dir, ':'))
+        if (!dir.empty() && executable(dir + "/unbound-control"))
+            return fs::absolute(dir + "/unbound-control").string();
+    throw lab_error(
+        "unbound-control is not installed (Debian package \"unbound\"): run scripts/setup, or "
+        "set HSYNC_UNBOUND_CONTROL");
+}
+
+std::string find_hsyncctl() {
+    std::error_code ec;
+    fs::path self = fs::read_symlink("/proc/self/exe", ec);
+    if (ec) throw lab_error("cannot find this program (/proc/self/exe): " + ec.message());
+    return self.string();
+}
+
 void save_state(const lab_state& st) {
     write_file_atomic(state_path(st.dir), st.to_json().dump(2) + "\n", 0600);
 }

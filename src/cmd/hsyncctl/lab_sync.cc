@@ -1,12 +1,12 @@
-// Talking to a running lab: serials by SOA query and management API, the stand-in agent,
-// zone edits with reload, and the validation probe through Unbound (docs/lab.md).
+// Talking to a running lab: serials by SOA query and management API, the agents'
+// processes, zone edits with reload, and the validation probe through Unbound
+// (docs/lab.md).
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
-#include <ctime>
 #include <fstream>
 #include <map>
-#include <set>
 #include <sstream>
 #include <thread>
 
@@ -19,9 +19,6 @@
 #include "dns/rdata.h"
 #include "dns/text.h"
 #include "dns/zone_diff.h"
-#include "dnssec/ds.h"
-#include "dnssec/key.h"
-#include "dnssec/tsig.h"
 #include "net/client.h"
 
 namespace hsync::cmd::lab {
@@ -63,10 +60,6 @@ std::vector<uint8_t> query_wire(std::string_view name, uint16_t qtype, bool rd, 
     return wire;
 }
 
-int64_t unix_now() {
-    return static_cast<int64_t>(std::time(nullptr));
-}
-
 std::string zone_target(std::string_view zone) {
     return "/zones/" + std::string(zone);
 }
@@ -79,74 +72,6 @@ std::optional<uint32_t> json_serial(const json& v) {
             return static_cast<uint32_t>(std::stoul(s));
     }
     return std::nullopt;
-}
-
-dnssec::tsig_key tsig_of(const tsig_entry& k) {
-    dnssec::tsig_key key;
-    key.name = dns::name::from_text(k.name);
-    key.algorithm = dnssec::tsig_algorithm_from_text(k.algorithm);
-    dns::parse_base64(k.secret, key.secret);
-    return key;
-}
-
-std::string remaining_text(clock_type::time_point deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - clock_type::now());
-    return std::to_string(std::max<long>(0, left.count())) + " s";
-}
-
-// The DNSKEY tags in the answer to a DNSKEY query at 127.0.0.1:port.
-std::set<uint16_t> served_key_tags(uint16_t port, std::string_view zone) {
-    net::query_options o;
-    o.timeout = 1000ms;
-    o.retries = 1;
-    auto r = exchange(port, query_wire(zone, dns::rr_type::DNSKEY, false, true), o);
-    std::set<uint16_t> tags;
-    if (!r) return tags;
-    for (const auto& rr : r.response.answer)
-        if (rr.type == dns::rr_type::DNSKEY) tags.insert(dnssec::key_tag(rr.rdata));
-    return tags;
-}
-
-// The DS RDATA served by 127.0.0.1:port for `name`.
-std::set<std::vector<uint8_t>, dns::rdata_less> served_ds(uint16_t port, std::string_view name) {
-    net::query_options o;
-    o.timeout = 1000ms;
-    o.retries = 1;
-    auto r = exchange(port, query_wire(name, dns::rr_type::DS, false, true), o);
-    std::set<std::vector<uint8_t>, dns::rdata_less> out;
-    if (!r) return out;
-    for (const auto& rr : r.response.answer)
-        if (rr.type == dns::rr_type::DS) out.insert(rr.rdata);
-    return out;
-}
-
-// Sends an RFC 2136 UPDATE adding `records` at the apex of `zone`, signed with `key`
-// (TSIG, RFC 8945), over TCP; checks the answer's TSIG and RCODE.
-void send_update(const process_entry& to, std::string_view zone,
-                 const std::vector<dns::rr>& records, const tsig_entry& key) {
-    dns::message m;
-    m.id = net::random_id();
-    m.opcode = dns::opcode::UPDATE;
-    m.questions.push_back({dns::name::from_text(zone), dns::rr_type::SOA, dns::rr_class::IN});
-    m.authority = records;  // RFC 2136 §2.5.1: add to an RRset (class IN)
-    std::vector<uint8_t> wire;
-    m.to_wire(wire);
-    dnssec::tsig_session session(tsig_of(key));
-    session.sign(wire, unix_now());
-    net::query_options o;
-    o.tcp = true;
-    o.timeout = 5000ms;
-    auto r = exchange(to.dns_port, std::move(wire), o);
-    if (!r)
-        throw lab_error("UPDATE to " + to.name + " (127.0.0.1:" + std::to_string(to.dns_port) +
-                        ") failed: " + r.error);
-    auto v = session.verify(r.wire, r.response, unix_now());
-    if (r.response.rcode != dns::rcode::NOERROR)
-        throw lab_error("UPDATE to " + to.name +
-                        " refused: " + dns::rcode_to_text(r.response.rcode) +
-                        (v.ok() ? "" : " (TSIG: " + v.reason + ")") + "; see " + to.log);
-    if (!v.ok())
-        throw lab_error("the answer of " + to.name + " to the UPDATE does not verify: " + v.reason);
 }
 
 }  // namespace
@@ -285,116 +210,204 @@ std::string wait_trust_anchor(const lab_state& st, std::chrono::milliseconds tim
     }
 }
 
-// ------------------------------------------------------------------ the stand-in agent
-
-void stand_in_agent_sync(lab_state& st, std::chrono::milliseconds timeout, const reporter& say) {
+void wait_signed(const process_entry& s, std::chrono::milliseconds timeout) {
     auto deadline = clock_type::now() + timeout;
-    const dns::name zone = dns::name::from_text(child_zone);
-
-    // 1. Every provider's keys, once its signer has signed the zone.
-    std::vector<dns::rr> dnskeys;  // the union, each key once
-    std::vector<dns::rr> ksks;
-    std::string listing;
-    for (int n = 1; n <= st.providers; ++n) {
-        const process_entry* s = st.find("p" + std::to_string(n) + "-signer");
-        json keys;
-        for (;;) {
-            std::string why;
-            try {
-                keys = api_call(*s, "GET", zone_target(child_zone) + "/keys", 2000ms);
-                if (!keys["signed_serial"].is_null() && !keys["keys"].empty()) break;
-                why = "not signed yet";
-            } catch (const lab_error& e) {
-                why = e.what();
-            }
-            if (!is_running(*s))
-                throw lab_error(s->name + " exited; log " + s->log + ":\n" + tail_file(s->log, 15));
-            if (clock_type::now() >= deadline)
-                throw lab_error(s->name + " has no keys for " + std::string(child_zone) + " (" +
-                                why + "); log: " + s->log);
-            std::this_thread::sleep_for(150ms);
-        }
-        listing += " p" + std::to_string(n) + ":";
-        for (const auto& k : keys["keys"]) {
-            std::string state = k.value("state", "");
-            if (state != "published" && state != "active" && state != "retired") continue;
-            dns::rr r;
-            try {
-                r = dns::rr::from_text(k.value("dnskey", ""));
-            } catch (const dns::dns_error& e) {
-                throw lab_error(s->name + ": a key's DNSKEY does not parse: " + e.what());
-            }
-            std::string role = k.value("role", "");
-            listing += " " + role + " " + std::to_string(dnssec::key_tag(r.rdata));
-            if ((role == "ksk" || role == "csk") && state == "active") ksks.push_back(r);
-            if (std::none_of(dnskeys.begin(), dnskeys.end(),
-                             [&](const dns::rr& x) { return x.rdata == r.rdata; }))
-                dnskeys.push_back(r);
-        }
-    }
-    say("stand-in agent: keys of every provider:" + listing);
-
-    // 2. The union of the DNSKEYs, and the CDS of every KSK, to every combiner, as its
-    // agent would send them.
-    std::vector<dns::rr> agent_data = dnskeys;
-    std::set<std::vector<uint8_t>, dns::rdata_less> ds_want;
-    for (const auto& k : ksks) {
-        dns::rr cds;
-        cds.owner = zone;
-        cds.type = dns::rr_type::CDS;
-        cds.ttl = 30;
-        cds.rdata = dnssec::ds_rdata(zone, k.rdata, dnssec::digest_type::SHA256);
-        ds_want.insert(cds.rdata);
-        agent_data.push_back(std::move(cds));
-    }
-    for (int n = 1; n <= st.providers; ++n) {
-        const process_entry* c = st.find("p" + std::to_string(n) + "-combiner");
-        send_update(*c, child_zone, agent_data, *st.key("p" + std::to_string(n) + "-agent."));
-    }
-    say("stand-in agent: sent " + std::to_string(dnskeys.size()) + " DNSKEYs and " +
-        std::to_string(ksks.size()) + " CDS to " + std::to_string(st.providers) +
-        " combiner(s) (UPDATE, TSIG pN-agent.)");
-
-    // 3. Every provider's auth serves all of them.
-    std::set<uint16_t> want;
-    for (const auto& k : dnskeys)
-        want.insert(dnssec::key_tag(k.rdata));
-    for (int n = 1; n <= st.providers; ++n) {
-        const process_entry* a = st.find("p" + std::to_string(n) + "-auth");
-        for (;;) {
-            auto tags = served_key_tags(a->dns_port, child_zone);
-            if (std::includes(tags.begin(), tags.end(), want.begin(), want.end())) break;
-            if (clock_type::now() >= deadline)
-                throw lab_error(a->name + " does not serve every provider's DNSKEY (has " +
-                                std::to_string(tags.size()) + " of " + std::to_string(want.size()) +
-                                "); logs: " + st.dir + "/p" + std::to_string(n) + "-*/log");
-            std::this_thread::sleep_for(150ms);
-        }
-    }
-
-    // 4. The parent role takes the CDS into DS (it scans every provider's auth server);
-    // the parent's signer serves it.
-    const process_entry* ps = st.find("parent-signer");
-    const process_entry* parent = st.find("parent");
     for (;;) {
-        if (served_ds(ps->dns_port, child_zone) == ds_want) break;
-        if (clock_type::now() >= deadline) {
-            std::string result = "no result";
-            try {
-                json c =
-                    api_call(*parent, "GET", "/parent/children/" + std::string(child_zone), 2000ms);
-                result = c.value("result", result);
-            } catch (const lab_error& e) {
-                result = e.what();
-            }
-            throw lab_error("parent-signer does not serve the DS of " + std::string(child_zone) +
-                            " (the parent role's last scan: " + result + "); logs: " + parent->log +
-                            ", " + ps->log);
+        std::string why;
+        try {
+            json keys = api_call(s, "GET", zone_target(s.zone) + "/keys", 2000ms);
+            if (!keys["signed_serial"].is_null() && !keys["keys"].empty()) return;
+            why = "not signed yet";
+        } catch (const lab_error& e) {
+            why = e.what();
         }
+        if (!is_running(s))
+            throw lab_error(s.name + " exited; log " + s.log + ":\n" + tail_file(s.log, 15));
+        if (clock_type::now() >= deadline)
+            throw lab_error(s.name + " has not signed " + s.zone + " after " +
+                            std::to_string(timeout.count() / 1000) + " s (" + why +
+                            "); log: " + s.log);
         std::this_thread::sleep_for(150ms);
     }
-    say("stand-in agent: the parent role published the DS of " + std::to_string(ksks.size()) +
-        " KSK(s) from the CDS, served by parent-signer; " + remaining_text(deadline) + " to spare");
+}
+
+// ------------------------------------------------------------------ the agents' processes
+
+namespace {
+
+std::string canonical_identity(const std::string& text) {
+    try {
+        return dns::name::from_text(text.empty() || text.back() != '.' ? text + "." : text)
+            .canonical()
+            .to_text();
+    } catch (const dns::dns_error&) {
+        return text;
+    }
+}
+
+std::string json_text(const json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// One agent's state for the progress line: "add-signer step 3 (name), waiting for X".
+std::string progress_text(const agent_process& a) {
+    if (!a.answered) return "(" + a.problem + ")";
+    std::string t = a.process;
+    if (a.process != "none") t += " step " + std::to_string(a.step);
+    if (!a.step_name.empty()) t += " (" + a.step_name + ")";
+    if (!a.waiting_for.empty()) t += ", waiting for " + a.waiting_for;
+    if (!a.error.empty()) t += ", error: " + a.error;
+    return t;
+}
+
+}  // namespace
+
+agent_process query_agent_process(const process_entry& agent) {
+    agent_process a;
+    a.agent = agent.name;
+    try {
+        json j = api_call(agent, "GET", "/agent/process/" + std::string(child_zone), 2000ms);
+        a.answered = true;
+        a.process = json_text(j, "process");
+        a.step_name = json_text(j, "step_name");
+        a.waiting_for = json_text(j, "waiting_for");
+        a.error = json_text(j, "error");
+        a.leader = json_text(j, "leader");
+        if (j.contains("step") && j["step"].is_number_integer()) a.step = j["step"].get<int>();
+        if (j.contains("members") && j["members"].is_array())
+            for (const auto& m : j["members"])
+                if (m.is_string()) a.members.push_back(canonical_identity(m.get<std::string>()));
+        std::sort(a.members.begin(), a.members.end());
+        a.members.erase(std::unique(a.members.begin(), a.members.end()), a.members.end());
+    } catch (const lab_error& e) {
+        a.problem = e.what();
+    }
+    return a;
+}
+
+void wait_agents_done(const lab_state& st, std::chrono::milliseconds timeout, const reporter& say) {
+    auto t0 = clock_type::now();
+    auto deadline = t0 + timeout;
+    const process_entry* owner = st.primary_of(child_zone);
+    const dns::name origin = dns::name::from_text(child_zone);
+    std::string last_progress;
+    std::vector<std::string> not_done;
+    int calm = 0;
+    for (;;) {
+        // The providers the owner lists as ON: what every agent's group must end up as.
+        std::vector<std::string> want;
+        std::string want_problem;
+        try {
+            want = hsync_on_identities(read_zone_file(owner->zone_file, origin), origin);
+        } catch (const lab_error& e) {
+            want_problem = e.what();
+        }
+        std::string want_text;
+        for (const auto& w : want)
+            want_text += (want_text.empty() ? "" : " ") + w;
+
+        // Agents in the same state share a part of the progress line.
+        std::vector<std::pair<std::string, std::string>> progress;  // state, agents
+        not_done.clear();
+        for (const auto& p : st.processes) {
+            if (p.role != "agent") continue;
+            if (!is_running(p)) {
+                // An active provider's agent that is gone (crashed, stopped) is not done.
+                if (st.is_active(p.provider))
+                    not_done.push_back(p.name + ": not running (log " + p.log + ")");
+                continue;
+            }
+            auto a = query_agent_process(p);
+            std::string state = progress_text(a);
+            auto same = std::find_if(progress.begin(), progress.end(),
+                                     [&](const auto& x) { return x.first == state; });
+            if (same == progress.end())
+                progress.emplace_back(state, p.name);
+            else
+                same->second += ", " + p.name;
+            std::string why;
+            if (!a.answered)
+                why = a.problem;
+            else if (!a.error.empty())
+                why = "error: " + a.error;
+            else if (a.process != "none")
+                why = a.process + " step " + std::to_string(a.step) + ", waiting for " +
+                      (a.waiting_for.empty() ? "-" : a.waiting_for);
+            else if (!want_problem.empty())
+                why = want_problem;
+            else if (a.members != want) {
+                std::string members;
+                for (const auto& m : a.members)
+                    members += (members.empty() ? "" : " ") + m;
+                why = "members {" + members + "}, the owner's HSYNC ON {" + want_text + "}";
+            }
+            if (!why.empty()) not_done.push_back(p.name + ": " + why);
+        }
+        // Every running hop serves what its upstream serves (the agents' last UPDATEs
+        // included); a process stopped on purpose is not waited for.
+        std::vector<std::string> behind;
+        if (not_done.empty())
+            for (const auto& h : collect_serials(st)) {
+                const process_entry* p = st.find(h.process);
+                const process_entry* up = h.upstream.empty() ? nullptr : st.find(h.upstream);
+                if (h.in_sync || !is_running(*p) || (up && !is_running(*up))) continue;
+                behind.push_back(h.process + " serves " +
+                                 (h.served ? std::to_string(*h.served) : "nothing") + ", behind " +
+                                 (h.upstream.empty() ? "-" : h.upstream));
+            }
+
+        std::string line;
+        for (const auto& [state, agents] : progress)
+            line += (line.empty() ? "" : "; ") + agents + ": " + state;
+        if (line != last_progress && say) {
+            double secs = std::chrono::duration<double>(clock_type::now() - t0).count();
+            char at[32];
+            std::snprintf(at, sizeof at, "%6.1f s", secs);
+            say("  " + std::string(at) + "  " + (line.empty() ? "no agent is running" : line));
+            last_progress = line;
+        }
+        // Twice in a row, as in wait_settled: a step may begin a moment after the last
+        // one's result is served.
+        calm = not_done.empty() && behind.empty() ? calm + 1 : 0;
+        if (calm >= 2) return;
+        if (clock_type::now() >= deadline) {
+            std::string msg =
+                "the agents are not done after " +
+                std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
+                " s:";
+            for (const auto& x : not_done)
+                msg += "\n  " + x;
+            for (const auto& x : behind)
+                msg += "\n  " + x;
+            msg += "\n(logs: " + st.dir + "/pN-agent/log)";
+            throw lab_error(msg);
+        }
+        std::this_thread::sleep_for(250ms);
+    }
+}
+
+std::optional<std::vector<std::string>> delegation_ns(uint16_t port, std::string_view zone,
+                                                      std::chrono::milliseconds timeout) {
+    net::query_options o;
+    o.timeout = timeout;
+    o.retries = 0;
+    o.tc_fallback_to_tcp = true;
+    auto r = exchange(port, query_wire(zone, dns::rr_type::NS, false, false), o);
+    if (!r || r.response.rcode != dns::rcode::NOERROR) return std::nullopt;
+    dns::name z = dns::name::from_text(zone);
+    std::vector<std::string> out;
+    // A referral carries the delegation in the authority section; the zone's own servers
+    // (or a parent that is also authoritative for it) in the answer.
+    for (const auto* section : {&r.response.answer, &r.response.authority})
+        for (const auto& rr : *section)
+            if (rr.type == dns::rr_type::NS && rr.owner == z) {
+                std::string ns = dns::name::from_wire(rr.rdata).canonical().to_text();
+                if (std::find(out.begin(), out.end(), ns) == out.end()) out.push_back(ns);
+            }
+    if (out.empty()) return std::nullopt;
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 // ------------------------------------------------------------------ zone edits
@@ -546,9 +559,19 @@ std::string logged_reason(const std::string& log, const std::string& name, uint1
                        end == std::string::npos ? std::string::npos : end - at - key.size());
 }
 
+// SIGTERM or SIGINT ends a probe early, with its summary: a test runs one for the whole
+// of a scenario whose length it does not know in advance.
+volatile std::sig_atomic_t probe_stop = 0;
+extern "C" void on_probe_stop(int) {
+    probe_stop = 1;
+}
+
 }  // namespace
 
 int run_probe(const lab_state& st, const probe_options& o) {
+    probe_stop = 0;
+    std::signal(SIGTERM, on_probe_stop);
+    std::signal(SIGINT, on_probe_stop);
     const process_entry* res = st.find("resolver");
     if (!res || !is_running(*res))
         throw lab_error("the lab's resolver (Unbound) is not running in " + st.dir);
@@ -610,7 +633,9 @@ int run_probe(const lab_state& st, const probe_options& o) {
         next += o.interval;
         auto now = clock_type::now();
         if (next > now) std::this_thread::sleep_until(std::min(next, end));
-    } while (clock_type::now() < end);
+    } while (clock_type::now() < end && !probe_stop);
+    std::signal(SIGTERM, SIG_DFL);
+    std::signal(SIGINT, SIG_DFL);
     double secs = std::chrono::duration<double>(clock_type::now() - start).count();
     long servfail = all.rcode.count("SERVFAIL") ? all.rcode["SERVFAIL"] : 0;
     int rc = servfail > 0 || all.timeouts > 0 || (o.require_ad && all.not_ad > 0) ? 1 : 0;

@@ -266,7 +266,8 @@ void agent_role::read_zone(served_zone& z) {
     }
     // A provider with Sign=NO serves another's signed copy: those keys are not its own.
     const auto* own_entry = az.set.find(own);
-    zone_keys keys = az.ours && own_entry->sign == hsync_sign::yes ? own_keys(*z.data) : zone_keys{};
+    zone_keys keys =
+        az.ours && own_entry->sign == hsync_sign::yes ? own_keys(*z.data) : zone_keys{};
     keys.zone = z.settings.name;
     if (!(keys == az.keys)) {
         az.keys = std::move(keys);
@@ -1369,14 +1370,14 @@ void agent_role::role_metrics(std::vector<roles::metric>& out) const {
             {{"outcome", "completed"}}, c.processes_completed);
     counter("hsync_agent_processes_total", "multi-signer processes ended", {{"outcome", "failed"}},
             c.processes_failed);
-    counter("hsync_agent_processes_total", "multi-signer processes ended",
-            {{"outcome", "rewound"}}, c.processes_rewound);
+    counter("hsync_agent_processes_total", "multi-signer processes ended", {{"outcome", "rewound"}},
+            c.processes_rewound);
     counter("hsync_agent_updates_total", "UPDATEs sent to the combiner", {{"outcome", "sent"}},
             c.updates_sent);
     counter("hsync_agent_updates_total", "UPDATEs sent to the combiner", {{"outcome", "failed"}},
             c.updates_failed);
-    counter("hsync_agent_parent_notifies_total", "NOTIFY(CDS/CSYNC) sent to the parent's DSYNC target",
-            {}, c.parent_notifies);
+    counter("hsync_agent_parent_notifies_total",
+            "NOTIFY(CDS/CSYNC) sent to the parent's DSYNC target", {}, c.parent_notifies);
     counter("hsync_agent_messages_sent_total", "agent messages sent", {{"operation", "sync"}},
             c.sync_sent);
     counter("hsync_agent_messages_received_total", "agent messages received and accepted",

@@ -219,6 +219,7 @@ class agent_role final : public roles::engine_role {
     bool leader_follower(const agent_zone& az) const;
     // One pass over the zone's process: start, rewind, do the step, report, advance.
     net::awaitable<void> sync_zone(std::string zone_key);
+    net::awaitable<void> sync_pass(std::string zone_key);
     net::awaitable<void> fetch_data(std::string zone_key, dns::name provider);
     net::awaitable<bool> update_combiner(dns::name zone, std::vector<dns::rr> update,
                                          std::string& error);

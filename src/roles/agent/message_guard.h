@@ -115,7 +115,7 @@ struct validated_key {
 using key_lookup = std::function<std::optional<validated_key>(const dns::name& identity)>;
 
 struct message_guard_config {
-    int64_t window = 300;                  // seconds either side of the signing time
+    int64_t window = 300;  // seconds either side of the signing time
     // A peer sends a HELLO per shared zone and a beat per interval; a cold start with
     // 10,000 zones shared with one peer puts 10,000 HELLOs from it in one window.
     size_t max_entries = 262144;            // replay cache entries, in all

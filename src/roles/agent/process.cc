@@ -140,7 +140,8 @@ uint16_t dnskey_flags(const rdata& r) {
 }
 
 rdata name_rdata(const dns::name& n) {
-    auto w = n.canonical().wire();
+    const dns::name c = n.canonical();
+    auto w = c.wire();
     return rdata(w.begin(), w.end());
 }
 
@@ -207,9 +208,9 @@ step_action action_of(process_kind kind, int step) {
 std::string zone_process::to_text() const {
     std::ostringstream o;
     o << "hsync-process 1 kind=" << agent::to_text(kind) << " id=" << id << " step=" << step
-      << " status=" << agent::to_text(status) << " since=" << since << " wait-until=" << wait_until
-      << " publish-cds=" << publish_cds << " publish-csync=" << publish_csync
-      << " csync-serial=" << csync_serial << " term=" << term;
+      << " status=" << agent::to_text(status) << " started=" << started << " since=" << since
+      << " wait-until=" << wait_until << " publish-cds=" << publish_cds
+      << " publish-csync=" << publish_csync << " csync-serial=" << csync_serial << " term=" << term;
     auto names = [&](const char* key, const std::vector<dns::name>& v) {
         o << ' ' << key << '=';
         for (size_t i = 0; i < v.size(); ++i)
@@ -284,6 +285,8 @@ zone_process zone_process::from_text(std::string_view text) {
                 p.status = step_status::failed;
             else
                 throw bad("unknown status");
+        } else if (key == "started") {
+            p.started = number(v);
         } else if (key == "since") {
             p.since = number(v);
         } else if (key == "wait-until") {
@@ -316,6 +319,9 @@ uint32_t process_id(process_kind kind, std::span<const dns::name> before,
         h *= 16777619u;
     };
     mix(static_cast<uint8_t>(kind));
+    // An add is named by the group it makes: a provider that joins has no members yet
+    // (before is empty for it) and must still take part in the same process.
+    if (kind == process_kind::add_signer) before = {};
     for (auto group : {before, after}) {
         mix(0xff);
         for (const auto& n : sorted_unique({group.begin(), group.end()}))
@@ -337,7 +343,7 @@ zone_process make_process(process_kind kind, std::vector<dns::name> before,
     p.after = sorted_unique(std::move(after));
     p.id = process_id(kind, p.before, p.after);
     p.step = 1;
-    p.since = now;
+    p.started = p.since = now;
     return p;
 }
 
@@ -420,11 +426,15 @@ std::vector<rdata> imported_keys(const provider_data& d) {
 combiner_target target_at(const zone_process& p, const dns::name& own, const hsync_set& set,
                           const std::map<dns::name, provider_data>& data) {
     combiner_target t;
-    zone_process at = p;
-    // A leaving agent keeps what it had while the others take it out.
-    bool leaving = p.kind == process_kind::remove_signer && !contains(p.after, own.canonical());
-    if (leaving) at.step = 0;
-    step_groups g = groups_at(at);
+    step_groups g = groups_at(p);
+    // A leaving agent keeps its keys while the others take it out, and publishes no CDS
+    // (the parent no longer scans it by then). It follows the NS steps: it is in the
+    // parent's delegation until step 3, and the parent acts on a CSYNC only when every
+    // nameserver of the delegation serves the same (RFC 9975).
+    if (p.kind == process_kind::remove_signer && !contains(p.after, own.canonical())) {
+        g.keys = p.before;
+        g.cds.reset();
+    }
     auto known = [&](const dns::name& id) -> const provider_data* {
         auto it = data.find(id.canonical());
         if (it == data.end()) {

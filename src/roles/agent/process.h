@@ -54,6 +54,7 @@ struct zone_process {
     std::vector<dns::name> before, after;  // the providers before and after, canonical order
     int step = 0;                          // 1..step_count(kind)
     step_status status = step_status::working;
+    int64_t started = 0;     // when the process began
     int64_t since = 0;       // when the step began
     int64_t wait_until = 0;  // wait_ttl: the end of the wait, fixed when the step began
     // Decided when the step that publishes them begins: false when the parent already
@@ -71,7 +72,8 @@ struct zone_process {
     friend bool operator==(const zone_process&, const zone_process&) = default;
 };
 
-// A digest of the kind and both groups: every agent that reads the same HSYNC change
+// A digest of the kind and the groups (for add-signer the after group only, since a
+// provider that joins has no members yet): every agent that reads the same HSYNC change
 // computes the same id, so reports about another process are told apart.
 uint32_t process_id(process_kind kind, std::span<const dns::name> before,
                     std::span<const dns::name> after);
@@ -115,7 +117,8 @@ struct combiner_target {
     std::optional<dns::name> missing;
 };
 // With no active process, `p.after` are the members. A leaving agent (remove signer, not
-// in after) keeps what it had: it changes nothing while the others take it out.
+// in after) keeps its keys and publishes no CDS, but follows the NS and CSYNC steps (it is
+// in the parent's delegation until they are done).
 combiner_target target_at(const zone_process& p, const dns::name& own, const hsync_set& set,
                           const std::map<dns::name, provider_data>& data);
 

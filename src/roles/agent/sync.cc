@@ -341,12 +341,12 @@ agent_role::ask_parent(dns::name zone, uint16_t type, std::string& error) {
         for (const auto* section : {&r.response.answer, &r.response.authority})
             for (const auto& rr : *section)
                 if (rr.type == type && rr.owner == zone) {
-                    got.push_back(
-                        type == dns::rr_type::NS
-                            ? std::vector<uint8_t>(
-                                  dns::name::from_wire(rr.rdata).canonical().wire().begin(),
-                                  dns::name::from_wire(rr.rdata).canonical().wire().end())
-                            : rr.rdata);
+                    if (type == dns::rr_type::NS) {
+                        dns::name host = dns::name::from_wire(rr.rdata).canonical();
+                        got.emplace_back(host.wire().begin(), host.wire().end());
+                    } else {
+                        got.push_back(rr.rdata);
+                    }
                     ttl = std::max(ttl, rr.ttl);
                 }
         std::sort(got.begin(), got.end(), dns::rdata_less{});
@@ -596,7 +596,7 @@ void agent_role::advance(agent_zone& az, int64_t now) {
         log::info("agent_process_completed", {{"zone", zk},
                                               {"process", to_text(p.kind)},
                                               {"members", join_names(p.after)},
-                                              {"seconds", now - p.since}});
+                                              {"seconds", now - p.started}});
         ++counters_.processes_completed;
         az.members = p.after;
         p = zone_process{};
@@ -617,6 +617,26 @@ void agent_role::advance(agent_zone& az, int64_t now) {
 }
 
 awaitable<void> agent_role::sync_zone(std::string zk) {
+    auto alive = alive_;
+    std::string error;
+    try {
+        std::string key = zk;
+        co_await sync_pass(std::move(key));
+    } catch (const std::exception& e) {
+        error = e.what();
+    }
+    if (!*alive || error.empty()) co_return;
+    // A pass that failed half way: said once, and tried again shortly.
+    log::error("agent_sync_failed", {{"zone", zk}, {"error", error}});
+    auto it = zones_.find(zk);
+    if (it == zones_.end()) co_return;
+    it->second.syncing = false;
+    it->second.next_sync = engine_.now() + 5;
+    it->second.waiting_for = "a retry after an internal error: " + error;
+    wake();
+}
+
+awaitable<void> agent_role::sync_pass(std::string zk) {
     auto alive = alive_;
     const dns::name own = agent_.identity.identity.canonical();
     auto finish = [&](int64_t delay) {
@@ -1081,6 +1101,7 @@ std::string agent_role::process_json(const agent_zone& az) const {
     o += ",\"waiting_for\":";
     zone::json_string(o, az.waiting_for);
     o += ",\"since\":" + std::to_string(p.since);
+    o += ",\"started\":" + std::to_string(p.started);
     o += ",\"mode\":";
     zone::json_string(o, az.result ? to_text(az.result->synchronization) : "not negotiated");
     o += ",\"leader\":";
