@@ -493,9 +493,14 @@ awaitable<void> agent_role::discover_peer(std::string pk) {
     auto before = p.relation.state();
     if (outcome.found) {
         bool changed = p.found && p.found->fingerprint() != outcome.found->fingerprint();
+        bool records_changed = !p.found || p.found->to_text() != outcome.found->to_text();
         p.found = std::move(outcome.found);
-        p.api_failed = false;  // found again: the API may work now
-        p.api_error.clear();
+        // The API is tried again when the records changed (a new TLSA), or a while after
+        // it failed (not at every rediscovery: a broken TLSA would make the transport flap).
+        if (records_changed || now >= p.api_failed_at + 300) {
+            p.api_failed = false;
+            p.api_error.clear();
+        }
         p.relation.discovery_succeeded(now, p.found->ttl, changed);
         if (changed) peer_lost(p);
         if (before != p.relation.state() || changed)
@@ -1016,6 +1021,7 @@ awaitable<net::dane_post_result> agent_role::api_post(peer_entry& p, std::string
         auto it = peers_.find(key_of(identity));
         if (it != peers_.end()) {
             it->second.api_failed = true;
+            it->second.api_failed_at = engine_.now();
             it->second.api_error =
                 res.error.empty() ? "HTTP " + std::to_string(res.status) : res.error;
             log::warn(

@@ -112,6 +112,7 @@ class agent_role final : public roles::engine_role {
         std::string last_refusal;  // what the peer last answered with REFUSED/NOTAUTH, and why
         // The REST API failed (TLSA mismatch, no answer...): DNS until found again.
         bool api_failed = false;
+        int64_t api_failed_at = 0;
         std::string api_error;
     };
     // The HELLO of one zone with one peer.

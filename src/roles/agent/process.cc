@@ -351,15 +351,24 @@ zone_process make_process(process_kind kind, std::vector<dns::name> before,
 
 std::optional<zone_process> needed_process(const hsync_set& set, std::span<const dns::name> members,
                                            int64_t now) {
-    std::vector<dns::name> on, added;
-    for (const auto& e : set.entries)
+    std::vector<dns::name> on, named;
+    bool adding = false;
+    for (const auto& e : set.entries) {
+        named.push_back(e.identity.canonical());
         if (e.state == hsync_state::on) {
             on.push_back(e.identity.canonical());
-            if (!contains(members, e.identity)) added.push_back(e.identity);
+            if (!contains(members, e.identity)) adding = true;
         }
+    }
     std::vector<dns::name> current(members.begin(), members.end());
-    if (!added.empty())
-        return make_process(process_kind::add_signer, current, set_union(current, added), now);
+    if (adding) {
+        // The group after an add is every provider named, OFF ones too: a provider that
+        // joins has no members of its own and cannot tell an OFF member (still serving,
+        // to be removed next) from anything else, and all must compute the same group.
+        auto p = make_process(process_kind::add_signer, current, set_union(current, named), now);
+        p.id = process_id(process_kind::add_signer, {}, sorted_unique(named));
+        return p;
+    }
     std::vector<dns::name> staying;
     for (const auto& m : current)
         if (contains(on, m)) staying.push_back(m);
@@ -382,8 +391,9 @@ std::optional<zone_process> rewind(const zone_process& current, const hsync_set&
         if (e.state == hsync_state::on) on.push_back(e.identity.canonical());
     bool fits = true;
     if (current.kind == process_kind::add_signer) {
-        for (const auto& a : current.after)
-            if (!contains(current.before, a) && !contains(on, a)) fits = false;
+        // The RRset would still start this add (the same named providers).
+        auto again = needed_process(set, current.before, now);
+        fits = again && again->kind == process_kind::add_signer && again->id == current.id;
     } else {
         for (const auto& b : current.before)
             if (!contains(current.after, b) && contains(on, b)) fits = false;
@@ -463,7 +473,9 @@ combiner_target target_at(const zone_process& p, const dns::name& own, const hsy
         t.ns = sorted_unique(std::move(ns));
         if (t.ns->empty()) t.ns.reset();  // never an empty NS set: the owner's stands
     }
-    t.csync = g.csync && t.ns.has_value();
+    // With NSMgmt=OWNER the NS RRset is the owner's, but the parent still learns of its
+    // changes through the signers' CSYNC.
+    t.csync = g.csync;
     sort_rdata(t.dnskeys);
     sort_rdata(t.cds);
     return t;

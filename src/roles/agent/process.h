@@ -80,7 +80,9 @@ uint32_t process_id(process_kind kind, std::span<const dns::name> before,
 
 // The process the HSYNC RRset asks for, given the providers that are members now (those a
 // finished process left in the group): "add signer" when a provider with State=ON is not
-// a member (all such at once), else "remove signer" when a member is not ON (OFF, or no
+// a member (after: the members and every provider named, OFF ones included, since a
+// joining provider has no members and must compute the same group; its id is taken from
+// the named providers only), else "remove signer" when a member is not ON (OFF, or no
 // longer named), else nullopt. Adding goes first, so that a group never shrinks below what
 // still serves the zone. The returned process is at step 1.
 std::optional<zone_process> needed_process(const hsync_set& set, std::span<const dns::name> members,

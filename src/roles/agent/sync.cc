@@ -863,13 +863,15 @@ awaitable<void> agent_role::sync_pass(std::string zk) {
                     if (cds_step) {
                         pp.publish_cds = parent->first != expected_ds(pp, set, az->data);
                     } else {
-                        auto want = expected_ns(pp, set, az->data);
+                        // The NS set our signer will serve: the agents' union (AGENT), or
+                        // the owner's (OWNER), whose change the parent needs to see too.
+                        auto want =
+                            set.nsmgmt == ns_mgmt::agent ? expected_ns(pp, set, az->data) : apex.ns;
                         std::vector<std::vector<uint8_t>> want_wire;
                         for (const auto& n : want)
                             want_wire.emplace_back(n.wire().begin(), n.wire().end());
                         std::sort(want_wire.begin(), want_wire.end(), dns::rdata_less{});
-                        pp.publish_csync =
-                            set.nsmgmt == ns_mgmt::agent && parent->first != want_wire;
+                        pp.publish_csync = parent->first != want_wire;
                         // One serial for the CSYNC of every signer: the lowest any of them
                         // served when it finished the step before (soaminimum holds at all).
                         uint32_t low = apex.serial;
@@ -921,14 +923,28 @@ awaitable<void> agent_role::sync_pass(std::string zk) {
                 if (ds) {
                     want = expected_ds(p, set, az->data);
                 } else {
-                    if (set.nsmgmt != ns_mgmt::agent) {
-                        done = true;  // the owner manages NS: nothing of ours to wait for
+                    if (set.nsmgmt != ns_mgmt::agent && p.kind == process_kind::add_signer &&
+                        !p.publish_csync) {
+                        done = true;  // the owner manages NS and has not changed it
                         break;
                     }
-                    for (const auto& n : expected_ns(p, set, az->data))
+                    for (const auto& n :
+                         set.nsmgmt == ns_mgmt::agent ? expected_ns(p, set, az->data) : apex.ns)
                         want.emplace_back(n.wire().begin(), n.wire().end());
                     std::sort(want.begin(), want.end(), dns::rdata_less{});
                 }
+                // NSMgmt=OWNER and a provider leaving: its DS and keys may go only once
+                // the parent no longer sends resolvers to its nameservers, and only the
+                // owner can take them out of the NS RRset.
+                std::vector<std::vector<uint8_t>> leaving_ns;
+                if (!ds && set.nsmgmt != ns_mgmt::agent && p.kind == process_kind::remove_signer)
+                    for (const auto& id : p.before) {
+                        if (contains(p.after, id)) continue;
+                        auto it = az->data.find(id);
+                        if (it == az->data.end()) continue;
+                        for (const auto& n : it->second.ns)
+                            leaving_ns.emplace_back(n.wire().begin(), n.wire().end());
+                    }
                 std::string err;
                 uint16_t type = ds ? dns::rr_type::DS : dns::rr_type::NS;
                 dns::name zone_name = az->name;
@@ -937,16 +953,31 @@ awaitable<void> agent_role::sync_pass(std::string zk) {
                 auto zit = zones_.find(zk);
                 if (zit == zones_.end()) co_return;
                 az = &zit->second;
-                if (parent && parent->first == want) {
+                if (parent && !leaving_ns.empty()) {
+                    bool still =
+                        std::any_of(leaving_ns.begin(), leaving_ns.end(), [&](const auto& n) {
+                            return std::find(parent->first.begin(), parent->first.end(), n) !=
+                                   parent->first.end();
+                        });
+                    if (!still) {
+                        az->parent_ns_ttl = parent->second;
+                        done = true;
+                        break;
+                    }
+                    waiting =
+                        "the zone owner to take the leaving provider's nameservers out of "
+                        "the NS RRset, and the parent to publish that (NSMgmt=OWNER)";
+                } else if (parent && parent->first == want) {
                     (ds ? az->parent_ds_ttl : az->parent_ns_ttl) = parent->second;
                     done = true;
                     break;
                 }
-                waiting = parent
-                              ? "the parent to publish the new " + std::string(ds ? "DS" : "NS") +
-                                    " set (it serves " + std::to_string(parent->first.size()) +
-                                    " records, " + std::to_string(want.size()) + " expected)"
-                              : "the parent (" + err + ")";
+                if (waiting.empty())
+                    waiting = parent ? "the parent to publish the new " +
+                                           std::string(ds ? "DS" : "NS") + " set (it serves " +
+                                           std::to_string(parent->first.size()) + " records, " +
+                                           std::to_string(want.size()) + " expected)"
+                                     : "the parent (" + err + ")";
                 // Tell the parent (RFC 9859) rather than wait for its next scan, again
                 // every few seconds while it has not acted.
                 if (!leaving && engine_.now() >= az->notified_parent_at + 5) {
