@@ -281,7 +281,14 @@ agent_process query_agent_process(const process_entry& agent) {
         std::sort(a.members.begin(), a.members.end());
         a.members.erase(std::unique(a.members.begin(), a.members.end()), a.members.end());
     } catch (const lab_error& e) {
-        a.problem = e.what();
+        // Not a multi-signer zone at this agent (no HSYNC RRset naming it): no process,
+        // no group, which is done when the owner lists no provider either.
+        if (std::string(e.what()).find("no such endpoint") != std::string::npos) {
+            a.answered = true;
+            a.process = "none";
+        } else {
+            a.problem = e.what();
+        }
     }
     return a;
 }

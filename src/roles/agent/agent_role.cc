@@ -206,6 +206,8 @@ void agent_role::read_zone(served_zone& z) {
         for (const auto& [peer_key, zp] : it->second.peers)
             drop_peer_zone(peer_key, zk);
         zones_.erase(it);
+        // A single-signer zone again: a later HSYNC RRset starts from an empty group.
+        forget_sync_state(zk);
         identity_dirty_ = true;
         log::info("agent_zone_left", {{"zone", zk}, {"reason", "no HSYNC RRset"}});
         return;

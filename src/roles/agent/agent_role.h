@@ -215,6 +215,7 @@ class agent_role final : public roles::engine_role {
 
     // --- synchronization and the processes (sync.cc) ---
     void load_sync_state(agent_zone& az);
+    void forget_sync_state(const std::string& zone_key);
     void store_process(const agent_zone& az);
     void store_leader(const agent_zone& az);
     bool leader_follower(const agent_zone& az) const;

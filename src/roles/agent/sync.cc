@@ -134,6 +134,13 @@ void agent_role::load_sync_state(agent_zone& az) {
                                             {"status", to_text(az.process.status)}});
 }
 
+void agent_role::forget_sync_state(const std::string& zk) {
+    auto& kv = engine_.kv();
+    kv.erase(process_ns, zk);
+    kv.erase(members_ns, zk);
+    kv.erase(leader_ns, zk);
+}
+
 void agent_role::store_process(const agent_zone& az) {
     auto& kv = engine_.kv();
     std::string zk = key_of(az.name);
@@ -736,28 +743,40 @@ awaitable<void> agent_role::sync_pass(std::string zk) {
             az->leader.reset();
             store_leader(*az);
         }
-        if (candidate && *candidate == own && !(az->leader && *az->leader == own)) {
+        if (candidate && *candidate == own) {
+            // Leader only while every other signing agent has acknowledged our term: one
+            // that joined later (or after our restart) gets a new proposal.
             std::vector<std::string> others;
             for (const auto& e : set.entries)
                 if (e.signs() && !(e.identity == own)) others.push_back(key_of(e.identity));
-            bool all = std::all_of(others.begin(), others.end(),
+            bool all = az->proposed_term &&
+                       std::all_of(others.begin(), others.end(),
                                    [&](const std::string& k) { return az->acks.count(k) > 0; });
-            if (az->proposed_term && all) {
-                az->leader = own;
-                az->leader_term = az->proposed_term;
-                az->term_seen = std::max(az->term_seen, az->proposed_term);
-                store_leader(*az);
-                log::info("agent_leader_elected",
-                          {{"zone", zk}, {"term", az->leader_term}, {"followers", others.size()}});
-            } else if (now >= az->next_propose) {
-                az->proposed_term = az->term_seen + 1;
-                az->term_seen = az->proposed_term;
-                store_leader(*az);
-                az->acks.clear();
-                az->next_propose = now + 3;
-                sync_body b;
-                b.term = az->proposed_term;
-                broadcast(*az, sync_op::PROPOSE, b);
+            if (all) {
+                if (!(az->leader && *az->leader == own && az->leader_term == az->proposed_term)) {
+                    az->leader = own;
+                    az->leader_term = az->proposed_term;
+                    az->term_seen = std::max(az->term_seen, az->proposed_term);
+                    store_leader(*az);
+                    log::info(
+                        "agent_leader_elected",
+                        {{"zone", zk}, {"term", az->leader_term}, {"followers", others.size()}});
+                }
+            } else {
+                if (az->leader && *az->leader == own) {
+                    az->leader.reset();
+                    store_leader(*az);
+                }
+                if (now >= az->next_propose) {
+                    az->proposed_term = az->term_seen + 1;
+                    az->term_seen = az->proposed_term;
+                    store_leader(*az);
+                    az->acks.clear();
+                    az->next_propose = now + 3;
+                    sync_body b;
+                    b.term = az->proposed_term;
+                    broadcast(*az, sync_op::PROPOSE, b);
+                }
             }
         }
     }
