@@ -9,7 +9,10 @@ probe (`lab probe --require-ad`) for the whole scenario:
   nothing served changes, nothing is sent;
 - offboarding all but one provider, then NSMgmt AGENT -> OWNER (the owner's NS RRset
   trimmed to the remaining provider): the zone is single-signer again, with that
-  provider's keys and DS alone, and validates throughout.
+  provider's keys and DS alone, and validates throughout;
+- a provider with Sign=NO (`lab up --no-sign 2`: it serves p1's signed zone): its
+  nameservers join the NS set and the parent's delegation, it never adds a DNSKEY or a CDS
+  (none at the parent, none in its identity zone).
 """
 
 from __future__ import annotations
@@ -181,6 +184,39 @@ def test_nsmgmt_to_agent_and_back_to_single_signer():
             j = probe.finish()
             print(f"  p1 removed in {removed_in:.1f}s; single-signer again; "
                   f"probe {j['queries']} queries, all validated")
+        finally:
+            lab("down", "--dir", d, check_rc=None, timeout=60)
+
+
+def test_a_provider_with_sign_no():
+    with hsynctest.TempDir("migr-nosign") as tmp:
+        d = tmp / "lab"
+        try:
+            lab("up", "--providers", "1", "--spare", "1", "--no-sign", "2", "--ttl", "2",
+                "--dir", d)
+            lb = Lab(d)
+            probe = Probe(d)
+            lab("edit", "--dir", d, "--add-provider", "2", "--nsmgmt", "agent")
+            settled(lb)
+            zone = (d / "owner" / "example.lab.zone").read_text()
+            check("ON AGENT NO agent.p2.lab." in zone, "p2's HSYNC record says Sign=NO:\n" + zone)
+            snap = lb.snapshot()
+            check(snap["parent NS"] == ["ns.p1.example.lab.", "ns.p2.example.lab."],
+                  f"p2's nameserver joined the delegation: {snap['parent NS']}")
+            check(len(snap["parent DS"]) == 1, f"one DS (p1's KSK) at the parent: {snap}")
+            check(snap["p2-auth DNSKEY"] == snap["p1-auth DNSKEY"]
+                  and len(snap["p1-auth DNSKEY"]) == 2,
+                  f"p2 serves p1's keys, and no key of its own: {snap}")
+            check(lb.dig("p2-agent", "example.lab.agent.p2.lab.", "DNSKEY") == []
+                  and lb.dig("p2-agent", "example.lab.agent.p2.lab.", "CDS") == [],
+                  "p2's identity zone publishes no DNSKEY or CDS for the zone")
+            check(lb.dig("p2-agent", "_ns.example.lab.agent.p2.lab.", "PTR")
+                  == ["ns.p2.example.lab."], "p2 publishes its nameserver")
+            p = lb.process("p1-agent")
+            check(p["process"] == "none" and p["members"] == ["agent.p1.lab.", "agent.p2.lab."],
+                  f"p1-agent: {p}")
+            j = probe.finish()
+            print(f"  Sign=NO provider added; probe {j['queries']} queries, all validated")
         finally:
             lab("down", "--dir", d, check_rc=None, timeout=60)
 

@@ -77,10 +77,13 @@ inline constexpr const char* sync_peer = "peer";
 inline constexpr const char* sync_leader_follower = "leader-follower";
 
 struct lab_state {
-    std::string dir;               // absolute
-    int planned = 3;               // providers planned: 1..planned have ports, configs and keys
-    std::vector<int> active;       // providers whose processes the lab started (up, edit)
-    int spare = 1;                 // --spare at up
+    std::string dir;          // absolute
+    int planned = 3;          // providers planned: 1..planned have ports, configs and keys
+    std::vector<int> active;  // providers whose processes the lab started (up, edit)
+    int spare = 1;            // --spare at up
+    // --no-sign at up: spare providers that join with Sign=NO: no combiner or signer of
+    // their own; their auth and agent transfer p1-signer's signed zone.
+    std::vector<int> unsigned_providers;
     uint32_t ttl = 10;             // --ttl: zones' $TTL, DNSKEY, DS, the agents' identity zones
     std::string sync = sync_peer;  // --sync: peer | leader-follower
     int64_t created = 0;           // seconds since the epoch
@@ -91,6 +94,7 @@ struct lab_state {
     std::vector<process_entry> processes;
 
     bool is_active(int provider) const;
+    bool signs(int provider) const;
     const process_entry* find(std::string_view name) const;
     process_entry* find(std::string_view name);
     // pN-<what> (what: combiner, signer, auth, agent).
@@ -110,8 +114,9 @@ struct lab_state {
 size_t ports_needed(int planned);
 
 struct plan_options {
-    int providers = 2;  // active at up: 1..providers
-    int spare = 1;      // planned but not started: providers+1..providers+spare
+    int providers = 2;         // active at up: 1..providers
+    int spare = 1;             // planned but not started: providers+1..providers+spare
+    std::vector<int> no_sign;  // spare providers that will serve with Sign=NO
     uint32_t ttl = 10;
     std::string sync = sync_peer;
     std::string hsyncd, unbound, unbound_control, hsyncctl;
@@ -165,6 +170,7 @@ struct zone_change {
     // New providers: an HSYNC record ON, Sign YES with the NSMgmt the others use (or
     // `nsmgmt_agent`); one already there is set so.
     std::vector<std::string> hsync_add;
+    std::vector<std::string> hsync_add_unsigned;  // of hsync_add: those joining with Sign=NO
     std::optional<bool> nsmgmt_agent;  // every HSYNC record's NSMgmt: AGENT (true) or OWNER
     uint32_t ttl = 10;                 // of an HSYNC RRset that does not exist yet
 };

@@ -33,6 +33,7 @@ struct lab_args {
     std::string dir;
     int providers = 2;
     int spare = -1;  // not given: 1, or 0 with the most providers
+    std::vector<int> no_sign;
     int ttl = 10;
     std::string sync = lab::sync_peer;
     int base_port = 0;
@@ -256,7 +257,8 @@ void start_process(lab_state& st, process_entry& p) {
 // once the signer has signed (`up`: once the trust anchor is known too).
 void start_provider_chain(lab_state& st, int n) {
     for (const char* what : {"combiner", "signer", "auth"})
-        start_process(st, *st.find("p" + std::to_string(n) + "-" + what));
+        if (st.signs(n) || std::string_view(what) == "auth")
+            start_process(st, *st.find("p" + std::to_string(n) + "-" + what));
     if (!st.is_active(n)) {
         st.active.push_back(n);
         std::sort(st.active.begin(), st.active.end());
@@ -347,6 +349,7 @@ void cmd_up(const lab_args& args) {
     lab::plan_options po;
     po.providers = a.providers;
     po.spare = a.spare;
+    po.no_sign = a.no_sign;
     po.ttl = static_cast<uint32_t>(a.ttl);
     po.sync = a.sync;
     guarded([&] {
@@ -672,7 +675,7 @@ void add_provider(lab_state& st, int n, std::chrono::milliseconds timeout) {
     try {
         say("starting provider p" + std::to_string(n) + ":");
         start_provider_chain(st, n);
-        lab::wait_signed(*st.provider_process(n, "signer"), timeout);
+        if (st.signs(n)) lab::wait_signed(*st.provider_process(n, "signer"), timeout);
         start_process(st, *st.find(prefix + "agent"));
     } catch (const lab_error&) {
         std::vector<process_entry> started;
@@ -733,6 +736,7 @@ void cmd_edit(const lab_args& a) {
             c.add.push_back(
                 lab::parse_add("ns.p" + std::to_string(n) + " IN A 127.0.0.1", origin, st.ttl));
             c.hsync_add.push_back(lab::provider_identity(n));
+            if (!st.signs(n)) c.hsync_add_unsigned.push_back(lab::provider_identity(n));
         }
         for (int n : a.offboard) {
             provider_arg("--offboard", n);
@@ -849,6 +853,9 @@ void add_lab_commands(CLI::App& app) {
     dir_opt(up);
     up->add_option("--providers", a->providers, "Number of providers (default 2)")
         ->check(CLI::Range(1, lab::max_providers));
+    up->add_option("--no-sign", a->no_sign,
+                   "A spare provider that joins with Sign=NO: it serves p1's signed zone "
+                   "(repeatable)");
     up->add_option("--spare", a->spare,
                    "Providers planned but not started (lab edit --add-provider; default 1, 0 "
                    "with --providers 9)")

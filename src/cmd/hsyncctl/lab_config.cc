@@ -64,6 +64,11 @@ bool lab_state::is_active(int provider) const {
     return std::find(active.begin(), active.end(), provider) != active.end();
 }
 
+bool lab_state::signs(int provider) const {
+    return std::find(unsigned_providers.begin(), unsigned_providers.end(), provider) ==
+           unsigned_providers.end();
+}
+
 const process_entry* lab_state::provider_process(int n, std::string_view what) const {
     return find(pname(n, std::string(what).c_str()));
 }
@@ -100,6 +105,7 @@ json lab_state::to_json() const {
     j["planned_providers"] = planned;
     j["active_providers"] = active;
     j["spare"] = spare;
+    j["unsigned_providers"] = unsigned_providers;
     j["ttl"] = ttl;
     j["sync"] = sync;
     j["created"] = created;
@@ -161,6 +167,8 @@ lab_state lab_state::from_json(const json& j) {
                 st.active.push_back(n);
         }
         st.spare = j.value("spare", 0);
+        if (j.contains("unsigned_providers"))
+            st.unsigned_providers = j.at("unsigned_providers").get<std::vector<int>>();
         st.ttl = j.value("ttl", uint32_t{10});
         st.sync = j.value("sync", std::string(sync_peer));
         st.created = j.value("created", int64_t{0});
@@ -230,6 +238,12 @@ lab_state make_plan(const std::string& dir, const plan_options& o,
     for (int n = 1; n <= o.providers; ++n)
         st.active.push_back(n);
     st.spare = o.spare;
+    for (int n : o.no_sign) {
+        if (n <= o.providers || n > providers)
+            throw lab_error("--no-sign " + std::to_string(n) +
+                            ": only a spare provider joins with Sign=NO (one not started at up)");
+        st.unsigned_providers.push_back(n);
+    }
     st.ttl = o.ttl;
     st.sync = o.sync;
     st.hsyncd = o.hsyncd;
@@ -298,14 +312,22 @@ lab_state make_plan(const std::string& dir, const plan_options& o,
         add(pname(n, "combiner"), "combiner", n, child_zone, "owner",
             {owner_keys[static_cast<size_t>(n - 1)], agent, sx});
         add(pname(n, "signer"), "signer", n, child_zone, pname(n, "combiner"), {sx, ax, gx});
-        add(pname(n, "auth"), "auth", n, child_zone, pname(n, "signer"), {ax});
+        // A provider with Sign=NO serves p1-signer's signed zone (its combiner and signer
+        // stay planned, never started); p1-signer lets it transfer with its own keys.
+        bool signs = st.signs(n);
+        add(pname(n, "auth"), "auth", n, child_zone,
+            signs ? pname(n, "signer") : pname(1, "signer"), {ax});
+        if (!signs)
+            for (auto& p : st.processes)
+                if (p.name == pname(1, "signer")) p.keys.insert(p.keys.end(), {ax, gx});
     }
     // The agents: each a secondary of its provider's signer and the primary of its identity
     // zone agent.pN.lab. (delegated from lab. with DS); it sends UPDATEs to its combiner
     // with pN-agent. (after the transfer key: a secondary fetches with its first key that
     // its upstream has).
     for (int n = 1; n <= providers; ++n) {
-        auto& p = add(pname(n, "agent"), "agent", n, child_zone, pname(n, "signer"),
+        auto& p = add(pname(n, "agent"), "agent", n, child_zone,
+                      st.signs(n) ? pname(n, "signer") : pname(1, "signer"),
                       {pname(n, "agent-xfr") + ".", pname(n, "agent") + "."});
         p.identity = provider_identity(n);
         p.api_port = ports[next++];
@@ -396,9 +418,11 @@ std::string hsyncd_config(const lab_state& st, const process_entry& p) {
         if (st.sync == sync_leader_follower) y += "  peer-sync: false\n";
         // Its combiner takes its UPDATEs (keys, CDS, NS) with pN-agent.; the parent's
         // servers are asked for DS and NS directly.
+        // (A provider with Sign=NO has no combiner: its agent changes nothing.)
         const process_entry* combiner = st.provider_process(p.provider, "combiner");
-        y += "  combiner: {server: " + q(addr(combiner->dns_port)) +
-             ", key: " + q(pname(p.provider, "agent") + ".") + "}\n";
+        if (st.signs(p.provider))
+            y += "  combiner: {server: " + q(addr(combiner->dns_port)) +
+                 ", key: " + q(pname(p.provider, "agent") + ".") + "}\n";
         y += "  parent-nameservers: [" + q(addr(ps->dns_port)) + "]\n";
         if (p.api_port) y += "  api: {listen: " + q(addr(p.api_port)) + "}\n";
         // Anyone on the lab's loopback may transfer the identity zone (dig, dnssec-verify).
@@ -688,7 +712,7 @@ std::string trim(std::string_view s) {
 // HSYNC RDATA (docs/protocol.md): State, NSMgmt, Sign, Identity.
 constexpr uint8_t hsync_on = 1, hsync_off = 2;
 constexpr uint8_t nsmgmt_owner = 1, nsmgmt_agent = 2;
-constexpr uint8_t sign_yes = 1;
+constexpr uint8_t sign_yes = 1, sign_no = 2;
 
 // The Identity of an apex HSYNC record; nullopt for anything else or a malformed one.
 std::optional<dns::name> hsync_identity(const dns::rr& r, const dns::name& origin) {
@@ -856,24 +880,29 @@ change_result apply_change(std::vector<dns::rr>& zone, const dns::name& origin,
         for (const auto& identity : c.hsync_add) {
             dns::name id = dns::name::from_text(identity);
             bool found = false;
+            const uint8_t sign = std::find(c.hsync_add_unsigned.begin(), c.hsync_add_unsigned.end(),
+                                           identity) != c.hsync_add_unsigned.end()
+                                     ? sign_no
+                                     : sign_yes;
             for (auto& r : zone) {
                 auto rid = hsync_identity(r, origin);
                 if (!rid || !(*rid == id)) continue;
                 found = true;
-                if (r.rdata[0] != hsync_on || r.rdata[1] != mgmt || r.rdata[2] != sign_yes) {
+                if (r.rdata[0] != hsync_on || r.rdata[1] != mgmt || r.rdata[2] != sign) {
                     r.rdata[0] = hsync_on;
                     r.rdata[1] = mgmt;
-                    r.rdata[2] = sign_yes;
+                    r.rdata[2] = sign;
                     ++res.hsync_changed;
                 } else {
                     res.notes.push_back("HSYNC of " + identity + " is already ON");
                 }
             }
             if (found) continue;
-            zone.push_back(dns::rr::from_text(
-                origin.to_text() + " " + std::to_string(ttl) + " IN HSYNC ON " +
-                    (mgmt == nsmgmt_agent ? "AGENT" : "OWNER") + " YES " + id.to_text(),
-                origin));
+            zone.push_back(
+                dns::rr::from_text(origin.to_text() + " " + std::to_string(ttl) + " IN HSYNC ON " +
+                                       (mgmt == nsmgmt_agent ? "AGENT" : "OWNER") +
+                                       (sign == sign_no ? " NO " : " YES ") + id.to_text(),
+                                   origin));
             ++res.added;
         }
     }

@@ -219,7 +219,11 @@ void agent_role::read_zone(served_zone& z) {
     for (const auto& p : set.problems)
         log::warn("hsync_problem", {{"zone", zk}, {"problem", p.to_text()}});
     az.set = std::move(set);
+    const bool was_ours = az.ours;
     az.ours = az.set.find(own) != nullptr;
+    // Published per-zone data comes and goes with our record (a Sign=NO provider has no
+    // keys to publish, only its nameservers).
+    if (az.ours != was_ours) identity_dirty_ = true;
     az.error.clear();
     if (!az.ours)
         az.error = "our identity " + own.to_text() + " is not in the zone's HSYNC RRset";

@@ -1039,7 +1039,7 @@ awaitable<void> agent_role::sync_pass(std::string zk) {
             az->process.status = step_status::done;
             store_process(*az);
         }
-    } else if (!p.active()) {
+    } else if (!p.active() && !(set.find(own) && set.find(own)->sign == hsync_sign::no)) {
         // No process: keep the combiner at the group's data (a peer's new ZSK).
         zone_process steady;
         steady.after = members_now;
