@@ -780,6 +780,18 @@ std::vector<uint8_t> agent_role::refuse(const net::request& req, const dns::mess
     return make_agent_response(query, req.wire, rcode, own_caps(), sig0_, engine_.now());
 }
 
+key_lookup agent_role::peer_keys() const {
+    // A peer's validated KEY, while its records are known to be secure.
+    return [this](const dns::name& id) -> std::optional<validated_key> {
+        auto it = peers_.find(key_of(id));
+        if (it == peers_.end() || !it->second.found) return std::nullopt;
+        if (it->second.relation.state() == peer_state::needed ||
+            it->second.relation.state() == peer_state::error)
+            return std::nullopt;
+        return it->second.found->key;
+    };
+}
+
 std::optional<std::vector<uint8_t>> agent_role::take_request(const net::request& req,
                                                              const dns::message& query) {
     if (!is_agent_message(query)) return std::nullopt;
@@ -809,14 +821,7 @@ std::optional<std::vector<uint8_t>> agent_role::take_request(const net::request&
                 (operation != dns::ms_operation::HEARTBEAT || p.identity == qname))
                 allowed.push_back(p.identity);
     }
-    key_lookup lookup = [this](const dns::name& id) -> std::optional<validated_key> {
-        auto it = peers_.find(key_of(id));
-        if (it == peers_.end() || !it->second.found) return std::nullopt;
-        if (it->second.relation.state() == peer_state::needed ||
-            it->second.relation.state() == peer_state::error)
-            return std::nullopt;
-        return it->second.found->key;
-    };
+    key_lookup lookup = peer_keys();
     auto verdict = guard_.check(req.wire, query, lookup, allowed);
     if (!verdict.accepted()) {
         // A peer we have not found yet: look it up now rather than at the next retry.

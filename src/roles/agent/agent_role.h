@@ -212,6 +212,8 @@ class agent_role final : public roles::engine_role {
     std::vector<uint8_t> refuse(const net::request& req, const dns::message& query, uint16_t rcode,
                                 const std::string& label, const std::string& reason);
     std::string peer_json(const peer_entry& p) const;
+    // The key of a peer a message claims to come from (message_guard's lookup).
+    key_lookup peer_keys() const;
 
     // --- synchronization and the processes (sync.cc) ---
     void load_sync_state(agent_zone& az);

@@ -522,14 +522,7 @@ std::optional<std::vector<uint8_t>> agent_role::take_sync(const net::request& re
         return refuse(req, query, dns::rcode::REFUSED, "unknown-zone",
                       "operation " + std::to_string(operation) + " for " + qname.to_text() +
                           ", which is not a multi-signer zone of ours (yet)");
-    key_lookup lookup = [this](const dns::name& id) -> std::optional<validated_key> {
-        auto it = peers_.find(key_of(id));
-        if (it == peers_.end() || !it->second.found) return std::nullopt;
-        if (it->second.relation.state() == peer_state::needed ||
-            it->second.relation.state() == peer_state::error)
-            return std::nullopt;
-        return it->second.found->key;
-    };
+    key_lookup lookup = peer_keys();
     auto verdict = guard_.check(req.wire, query, lookup, allowed);
     if (!verdict.accepted()) {
         if (verdict.failure == guard_failure::unknown_signer) wake();
