@@ -13,6 +13,7 @@
 
 #include "cmd/hsyncctl/cli_output.h"
 #include "cmd/hsyncctl/commands.h"
+#include "zone/text.h"
 
 namespace hsync::cmd {
 namespace {
@@ -165,7 +166,9 @@ void add_agent_commands(CLI::App& app) {
         std::printf("step        %s of %s: %s (%s)\n", json_text(p["step"]).c_str(),
                     json_text(p["steps"]).c_str(), json_text(p["step_name"]).c_str(),
                     json_text(p["status"]).c_str());
-        std::printf("since       %s\n", json_text(p["since"]).c_str());
+        std::printf("since       %s\n", p["since"].is_number_integer()
+                                            ? zone::utc_text(p["since"].get<int64_t>()).c_str()
+                                            : json_text(p["since"]).c_str());
         std::printf("waiting for %s\n", p["waiting_for"].get<std::string>().empty()
                                             ? "-"
                                             : json_text(p["waiting_for"]).c_str());

@@ -401,6 +401,10 @@ std::string hsyncd_config(const lab_state& st, const process_entry& p) {
             if (a.role == "auth" && a.provider > 0)
                 y +=
                     "    " + q(provider_nameserver(a.provider)) + ": " + q(addr(a.dns_port)) + "\n";
+        // The agents' identity zones are delegations of lab. too: scanned at their agents.
+        for (const auto& a : st.processes)
+            if (a.role == "agent")
+                y += "    " + q("ns." + a.identity) + ": " + q(addr(a.dns_port)) + "\n";
         y += "  dsync: {target: " + q("ns." + std::string(parent_zone)) +
              ", port: " + std::to_string(p.dns_port) + "}\n";
     }

@@ -138,6 +138,7 @@ class agent_role final : public roles::engine_role {
         // Synchronization and the processes (sync.cc).
         bool sync_loaded = false;
         zone_process process;                       // stored in SQLite before it is acted on
+        uint32_t completed_id = 0;                  // the last process we completed
         std::vector<dns::name> members;             // the group a finished process left
         std::map<dns::name, provider_data> data;    // own and peers', by identity
         std::map<dns::name, int64_t> data_expires;  // when to fetch a peer's data again
@@ -242,6 +243,8 @@ class agent_role final : public roles::engine_role {
                                                   const dns::multi_signer_option& option);
     std::string process_json(const agent_zone& az) const;
     void advance(agent_zone& az, int64_t now);
+    // Leader/follower: our leader has reported the current process completed.
+    bool leader_done(const agent_zone& az) const;
     std::string zone_json_text(const agent_zone& az, bool detail) const;
 
     agent_settings agent_;

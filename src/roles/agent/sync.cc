@@ -29,8 +29,9 @@ using zone::key_of;
 
 namespace {
 
+// One value per zone for the process and the group, so that both change in one SQLite
+// statement: "members=<names>\ncompleted=<id>\n<zone_process::to_text()>".
 constexpr std::string_view process_ns = "agent-process";
-constexpr std::string_view members_ns = "agent-members";
 constexpr std::string_view leader_ns = "agent-leader";
 
 std::string join_names(const std::vector<dns::name>& v) {
@@ -106,13 +107,24 @@ void agent_role::load_sync_state(agent_zone& az) {
     auto& kv = engine_.kv();
     std::string zk = key_of(az.name);
     if (auto text = kv.get(process_ns, zk)) {
+        std::string_view rest = *text;
+        auto line = [&](std::string_view key) -> std::optional<std::string> {
+            if (rest.substr(0, key.size()) != key) return std::nullopt;
+            size_t nl = rest.find('\n');
+            std::string v(
+                rest.substr(key.size(), nl == std::string_view::npos ? nl : nl - key.size()));
+            rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+            return v;
+        };
+        if (auto m = line("members=")) az.members = split_names(*m);
+        if (auto c = line("completed="))
+            az.completed_id = static_cast<uint32_t>(std::strtoul(c->c_str(), nullptr, 10));
         try {
-            az.process = zone_process::from_text(*text);
+            az.process = zone_process::from_text(rest);
         } catch (const std::exception& e) {
             log::warn("agent_process_unreadable", {{"zone", zk}, {"error", e.what()}});
         }
     }
-    if (auto text = kv.get(members_ns, zk)) az.members = split_names(*text);
     if (auto text = kv.get(leader_ns, zk)) {
         unsigned long seen = 0, term = 0;
         char who[256] = {};
@@ -137,15 +149,15 @@ void agent_role::load_sync_state(agent_zone& az) {
 void agent_role::forget_sync_state(const std::string& zk) {
     auto& kv = engine_.kv();
     kv.erase(process_ns, zk);
-    kv.erase(members_ns, zk);
     kv.erase(leader_ns, zk);
 }
 
 void agent_role::store_process(const agent_zone& az) {
     auto& kv = engine_.kv();
     std::string zk = key_of(az.name);
-    kv.set(process_ns, zk, az.process.to_text());
-    kv.set(members_ns, zk, join_names(az.members));
+    kv.set(process_ns, zk,
+           "members=" + join_names(az.members) + "\ncompleted=" + std::to_string(az.completed_id) +
+               "\n" + az.process.to_text());
 }
 
 void agent_role::store_leader(const agent_zone& az) {
@@ -543,6 +555,16 @@ std::optional<std::vector<uint8_t>> agent_role::take_sync(const net::request& re
     switch (operation) {
         case sync_op::REPORT:
             az->reports[sender] = step_report{body->id, body->step, body->status, body->serial};
+            if (body->id && body->id == az->completed_id && az->process.id != body->id) {
+                // We finished that process and the sender has not: it restarted before it
+                // stored its end. Our last report lets it catch up.
+                sync_body last{body->process,     body->id,        step_count(body->process),
+                               step_status::done, az->leader_term, 0};
+                std::string pk = key_of(sender);
+                asio::co_spawn(timer_->get_executor(),
+                               send_sync(std::move(pk), key_of(az->name), sync_op::REPORT, last),
+                               asio::detached);
+            }
             return answer(dns::rcode::NOERROR, {});
         case sync_op::CHANGED:
             az->data_expires[sender] = 0;
@@ -589,18 +611,28 @@ std::optional<std::vector<uint8_t>> agent_role::take_sync(const net::request& re
 
 // --- the process ---
 
+bool agent_role::leader_done(const agent_zone& az) const {
+    if (!az.leader || !az.process.active()) return false;
+    auto it = az.reports.find(*az.leader);
+    return it != az.reports.end() && it->second.id == az.process.id &&
+           it->second.step == step_count(az.process.kind) && it->second.status == step_status::done;
+}
+
 void agent_role::advance(agent_zone& az, int64_t now) {
     auto& p = az.process;
     std::string zk = key_of(az.name);
     if (p.step >= step_count(p.kind)) {
-        log::info("agent_process_completed", {{"zone", zk},
-                                              {"process", to_text(p.kind)},
-                                              {"members", join_names(p.after)},
-                                              {"seconds", now - p.started}});
-        ++counters_.processes_completed;
+        const zone_process done = p;
         az.members = p.after;
+        az.completed_id = p.id;
         p = zone_process{};
         store_process(az);
+        log::info("agent_process_completed", {{"zone", zk},
+                                              {"process", to_text(done.kind)},
+                                              {"id", done.id},
+                                              {"members", join_names(done.after)},
+                                              {"seconds", now - done.started}});
+        ++counters_.processes_completed;
         az.reports.erase(agent_.identity.identity.canonical());
         return;
     }
@@ -611,6 +643,7 @@ void agent_role::advance(agent_zone& az, int64_t now) {
     store_process(az);
     log::info("agent_process_step", {{"zone", zk},
                                      {"process", to_text(p.kind)},
+                                     {"id", p.id},
                                      {"step", p.step},
                                      {"name", step_name(p.kind, p.step)},
                                      {"mode", leader_follower(az) ? "leader/follower" : "peer"}});
@@ -1103,13 +1136,19 @@ awaitable<void> agent_role::sync_pass(std::string zk) {
             } else if (az->instructed_id == pr.id && az->instructed_step == pr.step + 1) {
                 advance(*az, now);
                 az->next_sync = 0;
-            } else if (az->instructed_id == pr.id && pr.step == step_count(pr.kind) && finished) {
-                // The last step needs no instruction: every agent has finished it.
+            } else if ((az->instructed_id == pr.id && pr.step == step_count(pr.kind) && finished) ||
+                       leader_done(*az)) {
+                // The last step needs no instruction: every agent has finished it. And a
+                // leader that has completed the process instructs no more: its report
+                // stands for every step (we restarted before storing our end).
                 advance(*az, now);
+                az->next_sync = 0;
             } else {
-                waiting = az->leader ? "the leader " + az->leader->to_text() + " (step " +
-                                           std::to_string(pr.step + 1) + ")"
-                                     : "a leader to be elected";
+                waiting = !az->leader ? "a leader to be elected"
+                          : pr.step < step_count(pr.kind)
+                              ? "the leader " + az->leader->to_text() + " (step " +
+                                    std::to_string(pr.step + 1) + ")"
+                              : "the leader " + az->leader->to_text() + " (the end)";
             }
         } else if (finished) {
             advance(*az, now);
