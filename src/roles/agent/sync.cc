@@ -735,6 +735,15 @@ awaitable<void> agent_role::sync_pass(std::string zk) {
     }
 
     // The data we need: every provider of the process (or the group), fetched when stale.
+    // Nothing can go on before our own signer has signed the zone (step 1 needs its keys):
+    // no lookups for it either, which matters with thousands of zones not yet signed.
+    if (const auto* own_entry = set.find(own);
+        own_entry && own_entry->sign == hsync_sign::yes && mine.dnskeys.empty()) {
+        az->waiting_for = "our signer to sign the zone";
+        finish(10);
+        co_return;
+    }
+
     // Every ON provider, and every one the process moves (a member no longer named too).
     std::vector<dns::name> providers;
     for (const auto& e : set.entries)
