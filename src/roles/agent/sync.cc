@@ -928,12 +928,21 @@ awaitable<void> agent_role::sync_pass(std::string zk) {
                         pp.publish_csync = parent->first != want_wire;
                         // One serial for the CSYNC of every signer: the lowest any of them
                         // served when it finished the step before (soaminimum holds at all).
+                        // Every participant's serial is needed, or the CSYNC RRsets would
+                        // differ (a follower may hear of the others after the instruction).
                         uint32_t low = apex.serial;
+                        std::string missing;
                         for (const auto& id : parts) {
                             auto r = az->reports.find(id);
                             if (r != az->reports.end() && r->second.id == pp.id && r->second.serial)
                                 low =
                                     dns::serial_lt(r->second.serial, low) ? r->second.serial : low;
+                            else
+                                missing += (missing.empty() ? "" : ", ") + id.to_text();
+                        }
+                        if (!missing.empty()) {
+                            waiting = "the signed serials of " + missing + " (for the CSYNC)";
+                            break;
                         }
                         pp.csync_serial = low;
                     }
