@@ -1221,7 +1221,7 @@ std::optional<std::string> agent_role::role_view(const std::string& topic,
         }
         return o + "]}";
     }
-    if (topic == "zone") {
+    if (topic == "zone" || topic == "process") {
         dns::name n;
         try {
             n = dns::name::from_text(arg.empty() || arg.back() != '.' ? arg + "." : arg);
@@ -1230,18 +1230,7 @@ std::optional<std::string> agent_role::role_view(const std::string& topic,
         }
         auto it = zones_.find(key_of(n));
         if (it == zones_.end()) return std::nullopt;
-        return zone_json_text(it->second, true);
-    }
-    if (topic == "process") {
-        dns::name n;
-        try {
-            n = dns::name::from_text(arg.empty() || arg.back() != '.' ? arg + "." : arg);
-        } catch (const dns::dns_error&) {
-            return std::nullopt;
-        }
-        auto it = zones_.find(key_of(n));
-        if (it == zones_.end()) return std::nullopt;
-        return process_json(it->second);
+        return topic == "zone" ? zone_json_text(it->second, true) : process_json(it->second);
     }
     if (topic == "identity") {
         std::string o = "{\"identity\":";
