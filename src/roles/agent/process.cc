@@ -210,7 +210,8 @@ std::string zone_process::to_text() const {
     o << "hsync-process 1 kind=" << agent::to_text(kind) << " id=" << id << " step=" << step
       << " status=" << agent::to_text(status) << " started=" << started << " since=" << since
       << " wait-until=" << wait_until << " publish-cds=" << publish_cds
-      << " publish-csync=" << publish_csync << " csync-serial=" << csync_serial << " term=" << term;
+      << " publish-csync=" << publish_csync << " csync-serial=" << csync_serial
+      << " report-serial=" << report_serial << " term=" << term;
     auto names = [&](const char* key, const std::vector<dns::name>& v) {
         o << ' ' << key << '=';
         for (size_t i = 0; i < v.size(); ++i)
@@ -297,6 +298,8 @@ zone_process zone_process::from_text(std::string_view text) {
             p.publish_csync = number(v) != 0;
         } else if (key == "csync-serial") {
             p.csync_serial = static_cast<uint32_t>(number(v));
+        } else if (key == "report-serial") {
+            p.report_serial = static_cast<uint32_t>(number(v));
         } else if (key == "term") {
             p.term = static_cast<uint32_t>(number(v));
         } else if (key == "before") {

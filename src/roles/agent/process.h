@@ -62,6 +62,9 @@ struct zone_process {
     bool publish_cds = true;
     bool publish_csync = true;
     uint32_t csync_serial = 0;
+    // Our signed serial when we finished the step before CSYNC (what our reports carry, so
+    // that every signer computes the same CSYNC serial, also after a restart).
+    uint32_t report_serial = 0;
     uint32_t term = 0;  // leader/follower: the leader's term this process runs under
     std::string error;  // status failed: why
 

@@ -142,6 +142,7 @@ void agent_role::load_sync_state(agent_zone& az) {
     if (az.process.active())
         log::info("agent_process_resumed", {{"zone", zk},
                                             {"process", to_text(az.process.kind)},
+                                            {"id", az.process.id},
                                             {"step", az.process.step},
                                             {"status", to_text(az.process.status)}});
 }
@@ -728,6 +729,7 @@ awaitable<void> agent_role::sync_pass(std::string zk) {
             log::info("agent_process_step",
                       {{"zone", zk},
                        {"process", to_text(p->kind)},
+                       {"id", p->id},
                        {"step", 1},
                        {"name", step_name(p->kind, 1)},
                        {"mode", leader_follower(*az) ? "leader/follower" : "peer"}});
@@ -1109,16 +1111,13 @@ awaitable<void> agent_role::sync_pass(std::string zk) {
     now = engine_.now();
     step_report mine_report{pr.id, pr.step, pr.status, 0};
     if (pr.active()) {
-        auto prior = az->reports.find(own);
         bool before_csync = (pr.kind == process_kind::add_signer && pr.step == 10) ||
                             (pr.kind == process_kind::remove_signer && pr.step == 1);
-        if (before_csync && pr.status == step_status::done)
-            mine_report.serial =
-                prior != az->reports.end() && prior->second.id == pr.id && prior->second.serial
-                    ? prior->second.serial
-                    : apex.serial;
-        else if (prior != az->reports.end() && prior->second.id == pr.id)
-            mine_report.serial = prior->second.serial;
+        if (before_csync && pr.status == step_status::done && pr.report_serial == 0) {
+            pr.report_serial = apex.serial ? apex.serial : 1;
+            store_process(*az);
+        }
+        mine_report.serial = pr.report_serial;
         az->reports[own] = mine_report;
         if (!(mine_report == az->sent) ||
             now >= az->sent_at + static_cast<int64_t>(agent_.timing.beat_interval)) {
